@@ -1,0 +1,171 @@
+#include "probe/classify.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void say(struct layer *l, enum outcome o, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(struct layer *l, enum outcome o, const char *fmt, ...)
+{
+    va_list ap;
+    l->outcome = o;
+    va_start(ap, fmt);
+    vsnprintf(l->summary, sizeof l->summary, fmt, ap);
+    va_end(ap);
+}
+
+static bool has(const char *hay, const char *needle)
+{
+    return hay && strcasestr(hay, needle) != NULL;
+}
+
+void classify_tcp(const struct http_result *r, const char *addr, int port, struct layer *out)
+{
+    if (r->tcp_connected) {
+        say(out, OUT_OK, "TCP connected to %s:%d in %ld ms", addr, port, r->connect_ms);
+        return;
+    }
+    switch (r->os_errno) {
+    case ECONNREFUSED:
+        say(out, OUT_REFUSED, "TCP %s:%d refused (RST): a firewall or appliance rejects it, or nothing listens",
+            addr, port);
+        return;
+    case EHOSTUNREACH:
+        say(out, OUT_UNREACHABLE, "TCP %s:%d unreachable (ICMP host unreachable or prohibited): a route, "
+            "appliance or firewall sends it back", addr, port);
+        return;
+    case ENETUNREACH:
+        say(out, OUT_UNREACHABLE, "TCP %s:%d: no route on this VM (check the guest's routing table)", addr, port);
+        return;
+    case EPERM:
+    case EACCES:
+        say(out, OUT_UNREACHABLE, "TCP %s:%d not sent: a firewall on this VM refused it (%s)", addr, port,
+            strerror((int)r->os_errno));
+        return;
+    default:
+        break;
+    }
+    if (r->curl_code == CURLE_OPERATION_TIMEDOUT || r->os_errno == ETIMEDOUT)
+        say(out, OUT_TIMEOUT, "TCP %s:%d timed out: packets are silently dropped (NSG, firewall or route)",
+            addr, port);
+    else
+        say(out, OUT_ERROR, "TCP %s:%d failed: %s", addr, port, r->curl_error);
+}
+
+static void classify_tls(const struct http_result *r, const char *host, struct layer *out)
+{
+    if (r->tls_done) {
+        say(out, OUT_OK, "TLS verified; certificate issued by %s", r->tls_issuer[0] ? r->tls_issuer : "?");
+        return;
+    }
+    const char *who = r->tls_issuer[0] ? r->tls_issuer : "an unknown issuer";
+    switch (r->curl_code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+        if (has(r->curl_error, "name") || has(r->curl_error, "match"))
+            say(out, OUT_HOSTNAME_MISMATCH, "certificate from %s is not valid for %s: something else answers for it",
+                who, host);
+        else
+            say(out, OUT_UNTRUSTED,
+                "certificate issued by %s is not trusted: a TLS-inspecting device may be in the path "
+                "(test with --cacert CORP-CA.pem)", who);
+        return;
+    case CURLE_OPERATION_TIMEDOUT:
+        say(out, OUT_TIMEOUT, "TCP connected but no TLS answer within the timeout: a proxy or firewall holds the connection");
+        return;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+        if (r->os_errno == ECONNRESET || !r->tls_received || has(r->curl_error, "reset") ||
+            has(r->curl_error, "eof") || has(r->curl_error, "SYSCALL")) {
+            say(out, OUT_RESET_AFTER_HELLO,
+                "connection closed right after the TLS ClientHello (SNI %s): a host-name filtering firewall denies it",
+                host);
+            return;
+        }
+        break;
+    default:
+        break;
+    }
+    say(out, OUT_ERROR, "TLS handshake failed: %s", r->curl_error);
+}
+
+static void classify_storage_http(const struct http_result *r, struct layer *out)
+{
+    if (r->status > 0) {
+        if (has(r->body, "Action: Deny"))
+            say(out, OUT_FIREWALL_DENY, "HTTP %ld from a firewall, not Azure Storage: \"%.120s\"", r->status,
+                strcasestr(r->body, "Action: Deny"));
+        else if (r->status == 403 && (has(r->error_code, "AuthorizationFailure") ||
+                                      has(r->body, "AuthorizationFailure") ||
+                                      has(r->body, "not authorized to perform this operation")))
+            say(out, OUT_STORAGE_FIREWALL,
+                "Azure Storage answered 403 AuthorizationFailure: the storage account firewall, not the network, denies this VM");
+        else if (r->request_id[0])
+            say(out, OUT_OK, "Azure Storage answered HTTP %ld (x-ms-request-id %s): the service was reached",
+                r->status, r->request_id);
+        else
+            say(out, OUT_NOT_AZURE, "HTTP %ld without x-ms-request-id (server: %s): something other than Azure Storage answered",
+                r->status, r->server[0] ? r->server : "not named");
+        return;
+    }
+    if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
+        say(out, OUT_TIMEOUT, "TLS up but no HTTP response within the timeout");
+    else if (r->curl_code == CURLE_GOT_NOTHING || r->os_errno == ECONNRESET)
+        say(out, OUT_RESET, "connection closed after the HTTP request without a response: a filtering device");
+    else
+        say(out, OUT_ERROR, "HTTP request failed: %s", r->curl_error);
+}
+
+void classify_storage(const struct http_result *r, const char *host, int port, struct net_layers *out)
+{
+    const char *addr = r->remote_ip[0] ? r->remote_ip : host;
+    classify_tcp(r, addr, port, &out->tcp);
+    if (out->tcp.outcome != OUT_OK) {
+        say(&out->tls, OUT_SKIPPED, "not tried: TCP failed");
+        say(&out->http, OUT_SKIPPED, "not tried: TCP failed");
+        return;
+    }
+    classify_tls(r, host, &out->tls);
+    if (out->tls.outcome != OUT_OK) {
+        say(&out->http, OUT_SKIPPED, "not tried: TLS failed");
+        return;
+    }
+    classify_storage_http(r, &out->http);
+}
+
+void classify_host(const struct http_result *r, enum host_kind kind, const char *addr, int port,
+                   struct layer *out)
+{
+    static const char *const names[] = {"WireServer", "HostGAPlugin", "IMDS"};
+    const char *name = names[kind];
+    classify_tcp(r, addr, port, out);
+    if (out->outcome != OUT_OK)
+        return;
+    if (r->status == 0) {
+        if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
+            say(out, OUT_TIMEOUT, "%s %s:%d accepted TCP but sent no HTTP response", name, addr, port);
+        else if (r->curl_code == CURLE_GOT_NOTHING || r->os_errno == ECONNRESET)
+            say(out, OUT_RESET, "%s %s:%d closed the connection without a response", name, addr, port);
+        else
+            say(out, OUT_ERROR, "%s %s:%d: %s", name, addr, port, r->curl_error);
+        return;
+    }
+    if (r->status != 200) {
+        say(out, OUT_BAD_STATUS, "%s %s:%d answered HTTP %ld, expected 200", name, addr, port, r->status);
+        return;
+    }
+    if (kind == HOST_WIRESERVER && !has(r->body, "<Versions")) {
+        say(out, OUT_BAD_BODY, "%s %s:%d answered 200 but not the <Versions> XML: something else answers there",
+            name, addr, port);
+        return;
+    }
+    if (kind == HOST_IMDS && !has(r->body, "\"compute\"")) {
+        say(out, OUT_BAD_BODY, "IMDS %s:%d answered 200 without instance metadata", addr, port);
+        return;
+    }
+    say(out, OUT_OK, "%s %s:%d answered HTTP 200 in %ld ms", name, addr, port, r->total_ms);
+}

@@ -1,0 +1,171 @@
+#include "probe/grade.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool ok(const struct check *c) { return c && c->outcome == OUT_OK; }
+
+static bool is_storage(const struct check *c)
+{
+    return strncmp(c->id, "net.", 4) == 0 || strncmp(c->id, "dns.", 4) == 0;
+}
+
+/* The VM's resolvers failed where Azure DNS answered: say so on the dns.system check. */
+static void compare_resolvers(struct run *r)
+{
+    for (size_t i = 0; i < r->checks.count; i++) {
+        struct check *sys = &r->checks.items[i];
+        if (strcmp(sys->id, "dns.system") != 0 || ok(sys) || sys->outcome == OUT_SKIPPED)
+            continue;
+        const struct check *az = checks_find(&r->checks, "dns.azure", sys->target, -1);
+        if (!ok(az))
+            continue;
+        char was[sizeof sys->summary];
+        snprintf(was, sizeof was, "%s", sys->summary);
+        check_summary(sys, "custom DNS does not resolve Azure names: %s, but Azure DNS resolves it to %s",
+                      was, check_ev_get(az, "addresses") ? check_ev_get(az, "addresses") : "?");
+    }
+}
+
+static void add_clock_check(struct run *r)
+{
+    size_t i = checks_add(&r->checks, "clock.skew", NULL, 0);
+    if (i == (size_t)-1)
+        return;
+    struct check *c = &r->checks.items[i];
+    if (!r->facts.have_clock) {
+        c->outcome = OUT_SKIPPED;
+        check_summary(c, "no Azure response carried a Date header to compare the clock with");
+        return;
+    }
+    long s = r->facts.clock_skew_s;
+    check_ev(c, "skew_seconds", "%ld", s);
+    check_ev(c, "compared_with", "%s", r->facts.clock_from);
+    if (labs(s) > CLOCK_SKEW_LIMIT_S) {
+        c->outcome = OUT_CLOCK_SKEW;
+        check_summary(c, "this VM's clock is %ld s %s Azure's (%s): snapshots fail and it looks like a network fault",
+                      labs(s), s > 0 ? "behind" : "ahead of", r->facts.clock_from);
+    } else {
+        c->outcome = OUT_OK;
+        check_summary(c, "clock within %ld s of Azure's (%s)", labs(s), r->facts.clock_from);
+    }
+}
+
+static void add_targets_check(struct run *r)
+{
+    for (size_t i = 0; i < r->checks.count; i++)
+        if (strcmp(r->checks.items[i].id, "dns.system") == 0)
+            return;
+    size_t i = checks_add(&r->checks, "storage.targets", NULL, 0);
+    if (i == (size_t)-1)
+        return;
+    struct check *c = &r->checks.items[i];
+    c->outcome = OUT_ERROR;
+    check_summary(c, "no storage host was probed: pass --storage-account NAME or --target HOST "
+                     "(the VM's disks are managed, so none is known)");
+}
+
+/* WireServer traffic must leave from the primary NIC's primary IP (multi-NIC, secondary IPs). */
+static void check_source(struct run *r, struct check *c)
+{
+    const char *src = check_ev_get(c, "local_address");
+    const char *want = r->facts.imds.private_ip;
+    if (!src || !want[0] || strcmp(src, want) == 0)
+        return;
+    check_ev(c, "expected_source", "%s (IMDS primary private IP)", want);
+    if (c->status == STATUS_PASS) {
+        c->status = STATUS_WARN;
+        check_why(c, "it left from %s, not the primary IP %s: the agent may use another source; check the "
+                     "route to 168.63.129.16 and policy routing", src, want);
+    }
+}
+
+static void grade_one(struct run *r, struct check *c, bool host_ok, bool unmanaged)
+{
+    bool good = ok(c);
+    if (c->outcome == OUT_SKIPPED) {
+        c->status = STATUS_SKIP;
+        c->required = false;
+        check_why(c, "not run: an earlier step failed");
+        return;
+    }
+    if (strncmp(c->id, "wireserver.", 11) == 0) {
+        c->required = true;
+        c->status = good ? STATUS_PASS : STATUS_FAIL;
+        check_why(c, good ? "required: the guest agent and the snapshot extension use it (goal state, host snapshot, extension status)"
+                          : "required: without it the agent reports Not Ready and backups fail "
+                            "(UserErrorGuestAgentStatusUnavailable). 168.63.129.16 is not subject to NSGs or UDRs: "
+                            "look at the guest firewall, a proxy, or the guest's route and source NIC");
+        check_source(r, c);
+        return;
+    }
+    if (!is_storage(c) || strcmp(c->id, "dns.azure") == 0) {
+        c->required = false;
+        c->status = good ? STATUS_PASS : STATUS_WARN;
+        if (strcmp(c->id, "imds.instance") == 0)
+            check_why(c, "informational: IMDS gives the region, cloud and primary IP; backups do not need it");
+        else if (strcmp(c->id, "dns.azure") == 0)
+            check_why(c, "informational: Azure DNS is asked only to compare with the VM's resolvers");
+        else if (strcmp(c->id, "clock.skew") == 0)
+            check_why(c, "a clock off by more than %d s breaks snapshot authentication", CLOCK_SKEW_LIMIT_S);
+        else
+            check_why(c, "informational");
+        return;
+    }
+    if (c->port != 0 && c->port != 443) {
+        c->required = false;
+        c->status = good ? STATUS_PASS : STATUS_WARN;
+        check_why(c, "port %d is reported for reference: 8443 was a 2018-2019 requirement for managed disks; "
+                     "current agents and the snapshot extension use 443 only", c->port);
+        return;
+    }
+    if (c->outcome == OUT_STORAGE_FIREWALL) {
+        c->required = false;
+        c->status = STATUS_WARN;
+        check_why(c, "the network works; the storage account's firewall (Selected networks) rejects this VM");
+        return;
+    }
+    c->required = !host_ok || unmanaged;
+    c->status = good ? STATUS_PASS : c->required ? STATUS_FAIL : STATUS_WARN;
+    if (unmanaged)
+        check_why(c, "required: this VM has unmanaged disks in a storage account, so backup needs storage on 443");
+    else if (!host_ok)
+        check_why(c, "required: the host path (WireServer 80/32526) fails too, so the agent and the snapshot "
+                     "extension have no fallback to storage on 443");
+    else
+        check_why(c, "%s: the host path (WireServer 80 and 32526) works and current agents and the snapshot "
+                     "extension use it first; direct storage 443 is the fallback (guest snapshot, old agents)",
+                  good ? "recommended" : "warning only");
+}
+
+void grade_run(struct run *r)
+{
+    compare_resolvers(r);
+    add_targets_check(r);
+    add_clock_check(r);
+    bool host_ok = ok(checks_find(&r->checks, "wireserver.http", NULL, -1)) &&
+                   ok(checks_find(&r->checks, "wireserver.hostgaplugin", NULL, -1));
+    bool unmanaged = r->facts.imds_ok && r->facts.imds.unmanaged_disks;
+    for (size_t i = 0; i < r->checks.count; i++) {
+        grade_one(r, &r->checks.items[i], host_ok, unmanaged);
+        r->checks.items[i].graded = true;
+    }
+}
+
+enum status grade_verdict(const struct check_list *l)
+{
+    enum status v = STATUS_PASS;
+    for (size_t i = 0; i < l->count; i++) {
+        if (l->items[i].status == STATUS_FAIL)
+            return STATUS_FAIL;
+        if (l->items[i].status == STATUS_WARN)
+            v = STATUS_WARN;
+    }
+    return v;
+}
+
+int grade_exit_code(const struct check_list *l)
+{
+    return grade_verdict(l) == STATUS_FAIL ? 1 : 0;
+}

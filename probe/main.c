@@ -1,0 +1,222 @@
+/* azbprobe: init, configuration, plan, engine, grading, report, exit code. Nothing else. */
+#include <sys/select.h>
+#include <sys/time.h>
+
+#include <ares.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe/cli.h"
+#include "probe/engine.h"
+#include "probe/grade.h"
+#include "probe/http.h"
+#include "probe/render/render.h"
+#include "probe/run.h"
+#include "probe/sysfile.h"
+#include "resolvers/dns.h"
+#include "targets/catalog.h"
+#include "targets/plan.h"
+
+enum { EXIT_USAGE = 2, EXIT_INTERNAL = 3 };
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    engine_stop();
+}
+
+/* The VM's resolvers: --dns-server, else resolv.conf under --root. */
+static void system_resolvers(struct run *r, char *csv, size_t size)
+{
+    const struct config *cfg = r->cfg;
+    struct facts *f = &r->facts;
+    struct resolv_conf rc;
+    memset(&rc, 0, sizeof rc);
+    if (cfg->ndns) {
+        memcpy(rc.servers, cfg->dns, sizeof rc.servers);
+        rc.count = cfg->ndns;
+        snprintf(f->resolvers_source, sizeof f->resolvers_source, "--dns-server");
+    } else {
+        char path[4200];
+        size_t len = 0;
+        sysfile_path(cfg->root, "/etc/resolv.conf", path, sizeof path);
+        char *text = sysfile_read_abs(path, 1 << 20, &len);
+        if (!text) {
+            snprintf(r->dns_system_error, sizeof r->dns_system_error, "cannot read %.200s: %s", path, strerror(errno));
+            snprintf(f->resolvers_source, sizeof f->resolvers_source, "%.200s (unreadable)", path);
+            return;
+        }
+        resolv_conf_parse(text, len, &rc);
+        free(text);
+        f->resolv_stub = rc.stub;
+        snprintf(f->resolvers_source, sizeof f->resolvers_source, "%.200s%s", path,
+                 rc.stub ? " (local stub resolver)" : "");
+        if (rc.count == 0) {
+            snprintf(r->dns_system_error, sizeof r->dns_system_error, "no nameserver line in %.200s", path);
+            return;
+        }
+    }
+    dns_servers_csv(rc.servers, rc.count, csv, size);
+    snprintf(f->resolvers, sizeof f->resolvers, "%s", csv);
+}
+
+static int setup(struct run *r, char *err, size_t errlen)
+{
+    const struct config *cfg = r->cfg;
+    struct facts *f = &r->facts;
+    snprintf(f->wireserver, sizeof f->wireserver, "%s", cfg->wireserver[0] ? cfg->wireserver : DEFAULT_WIRESERVER);
+    snprintf(f->wireserver_source, sizeof f->wireserver_source, "%s", cfg->wireserver[0] ? "--wireserver" : "default");
+    r->engine = engine_new(cfg->timeout_ms, cfg->parallel);
+    if (!r->engine) {
+        snprintf(err, errlen, "out of memory");
+        return EXIT_INTERNAL;
+    }
+    r->http = http_client_new(r->engine, cfg->cacert, cfg->verbose, err, errlen);
+    if (!r->http)
+        return cfg->cacert[0] ? EXIT_USAGE : EXIT_INTERNAL;
+    char csv[600] = "", azure[80];
+    system_resolvers(r, csv, sizeof csv);
+    if (csv[0]) {
+        r->dns_system = dns_resolver_new(r->engine, csv, cfg->timeout_ms, r->dns_system_error,
+                                         sizeof r->dns_system_error);
+    }
+    snprintf(azure, sizeof azure, "%s:53", f->wireserver);
+    char azerr[256];
+    r->dns_azure = dns_resolver_new(r->engine, azure, cfg->timeout_ms, azerr, sizeof azerr);
+    if (!r->dns_azure) {
+        snprintf(err, errlen, "Azure DNS resolver: %s", azerr);
+        return EXIT_INTERNAL;
+    }
+    return 0;
+}
+
+static void stamp(struct run *r)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(r->started_utc, sizeof r->started_utc, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (gethostname(r->hostname, sizeof r->hostname) != 0)
+        r->hostname[0] = '\0';
+    r->hostname[sizeof r->hostname - 1] = '\0';
+    r->started_ms = engine_now_ms();
+}
+
+/* Checks whose job never started (the run's deadline, or Ctrl-C) say so. */
+static void mark_unrun(struct run *r)
+{
+    for (size_t i = 0; i < r->checks.count; i++) {
+        struct check *c = &r->checks.items[i];
+        if (c->outcome == OUT_SKIPPED && !c->summary[0])
+            check_summary(c, "not run: the run ended first (deadline or interrupt)");
+    }
+}
+
+static void teardown(struct run *r)
+{
+    /* Resolvers first: c-ares calls back into probe contexts as it destroys pending queries. */
+    dns_resolver_free(r->dns_system);
+    dns_resolver_free(r->dns_azure);
+    http_client_free(r->http);
+    engine_free(r->engine);
+    for (size_t i = 0; i < r->nowned; i++)
+        free(r->owned[i]);
+    free(r->owned);
+    checks_free(&r->checks);
+}
+
+static int report(struct run *r, FILE **out)
+{
+    const struct config *cfg = r->cfg;
+    bool color = false;
+    if (!cfg->output[0]) {
+        *out = stdout;
+        color = cfg->format == FORMAT_TEXT && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    }
+    if (render_report(r, cfg->format, *out, color) != 0 || fflush(*out) != 0) {
+        fprintf(stderr, "azbprobe: writing the report failed: %s\n", strerror(errno));
+        return EXIT_INTERNAL;
+    }
+    return grade_exit_code(&r->checks);
+}
+
+static int run_probe(const struct config *cfg)
+{
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    r.imds_job = (size_t)-1;
+    char err[512] = "";
+    FILE *out = NULL;
+    if (cfg->output[0] && !(out = fopen(cfg->output, "w"))) {
+        fprintf(stderr, "azbprobe: --output: cannot write '%s': %s\n", cfg->output, strerror(errno));
+        return EXIT_USAGE;
+    }
+    stamp(&r);
+    int rc = setup(&r, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "azbprobe: %s\n", err);
+        teardown(&r);
+        if (out)
+            fclose(out);
+        return rc;
+    }
+    plan_resolve_location(&r);
+    plan_build(&r);
+    if (!cfg->quiet)
+        fprintf(stderr, "azbprobe: probing %zu checks (timeout %.1f s)...\n", r.checks.count, cfg->timeout_ms / 1000.0);
+    /* Dependency chains are at most IMDS -> DNS -> connect: three timeouts bound any run. */
+    size_t cut = engine_run(r.engine, r.started_ms + 3 * cfg->timeout_ms + 1000);
+    if (cut && !cfg->quiet)
+        fprintf(stderr, "azbprobe: %zu probes stopped at the run's deadline\n", cut);
+    mark_unrun(&r);
+    r.duration_ms = (long)(engine_now_ms() - r.started_ms);
+    grade_run(&r);
+    rc = report(&r, &out);
+    if (!cfg->quiet)
+        fprintf(stderr, "azbprobe: done in %ld ms\n", r.duration_ms);
+    if (out && out != stdout && fclose(out) != 0 && rc < EXIT_USAGE) {
+        fprintf(stderr, "azbprobe: --output: writing '%s' failed: %s\n", cfg->output, strerror(errno));
+        rc = EXIT_INTERNAL;
+    }
+    teardown(&r);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    char err[512] = "";
+    int rc = cli_parse(argc, argv, &cfg, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "azbprobe: %s\n", err);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    if (cfg.help) {
+        cli_usage(stdout);
+    } else if (cfg.version) {
+        printf("azbprobe %s (%s, c-ares %s)\n", AZB_VERSION, curl_version(), ares_version(NULL));
+    } else if (cfg.list_regions) {
+        catalog_list(stdout);
+    } else {
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGINT, on_sigint);
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
+            fprintf(stderr, "azbprobe: library initialisation failed\n");
+            config_free(&cfg);
+            return EXIT_INTERNAL;
+        }
+        rc = run_probe(&cfg);
+        ares_library_cleanup();
+        curl_global_cleanup();
+    }
+    config_free(&cfg);
+    return rc;
+}

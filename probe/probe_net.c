@@ -1,0 +1,145 @@
+/* net.tcp / net.tls / net.https: one HTTPS request to a storage endpoint, read layer by layer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "probe/engine.h"
+#include "probe/http.h"
+#include "probe/probes.h"
+
+struct net_probe {
+    struct run *run;
+    char host[256];
+    int port;
+    size_t dns_system_job, dns_azure_job;
+    size_t c_tcp, c_tls, c_http;
+    size_t job;
+    char addr[64];
+    struct http_xfer *xfer;
+};
+
+static void fill(struct net_probe *p, size_t idx, const struct layer *l, long ms)
+{
+    struct check *c = &p->run->checks.items[idx];
+    c->outcome = l->outcome;
+    c->duration_ms = ms;
+    snprintf(c->summary, sizeof c->summary, "%s", l->summary);
+}
+
+static void on_done(struct http_xfer *x, void *arg)
+{
+    struct net_probe *p = arg;
+    struct run *r = p->run;
+    const struct http_result *res = http_result(x);
+    struct job *j = engine_job(r->engine, p->job);
+    long ms = (long)(engine_now_ms() - j->started_ms);
+    struct net_layers v;
+    classify_storage(res, p->host, p->port, &v);
+    fill(p, p->c_tcp, &v.tcp, v.tcp.outcome == OUT_OK && res->connect_ms ? res->connect_ms : ms);
+    fill(p, p->c_tls, &v.tls, v.tls.outcome == OUT_OK && res->tls_ms ? res->tls_ms : ms);
+    fill(p, p->c_http, &v.http, ms);
+    struct check *tcp = &r->checks.items[p->c_tcp];
+    probe_record_transfer(r, tcp, res, p->addr);
+    if (res->tls_issuer[0] || res->tls_subject[0]) {
+        struct check *tls = &r->checks.items[p->c_tls];
+        check_ev(tls, "tls_subject", "%s", res->tls_subject);
+        check_ev(tls, "tls_issuer", "%s", res->tls_issuer);
+        if (res->tls_chain[0])
+            check_ev(tls, "tls_chain", "%s", res->tls_chain);
+    }
+    if (v.tls.outcome != OUT_OK && v.tls.outcome != OUT_SKIPPED)
+        check_ev(&r->checks.items[p->c_tls], "curl_error", "%d %s", res->curl_code, res->curl_error);
+    struct check *h = &r->checks.items[p->c_http];
+    if (res->status > 0) {
+        check_ev(h, "http_status", "%ld", res->status);
+        if (res->request_id[0])
+            check_ev(h, "x_ms_request_id", "%s", res->request_id);
+        if (res->error_code[0])
+            check_ev(h, "x_ms_error_code", "%s", res->error_code);
+        if (res->server[0])
+            check_ev(h, "server", "%s", res->server);
+        if (res->date[0])
+            check_ev(h, "date", "%s", res->date);
+    }
+    p->xfer = NULL;
+    http_xfer_free(x);
+    engine_job_done(r->engine, j);
+}
+
+static void skip_all(struct net_probe *p, const char *why)
+{
+    size_t idx[3] = {p->c_tcp, p->c_tls, p->c_http};
+    for (int i = 0; i < 3; i++) {
+        struct check *c = &p->run->checks.items[idx[i]];
+        c->outcome = OUT_SKIPPED;
+        check_summary(c, "not tried: %s", why);
+    }
+}
+
+static void start(struct engine *e, struct job *j)
+{
+    struct net_probe *p = j->ctx;
+    struct run *r = p->run;
+    const struct dns_answer *sys = probe_dns_answer(r, p->dns_system_job);
+    const struct dns_answer *az = probe_dns_answer(r, p->dns_azure_job);
+    const char *via = NULL;
+    if (sys && sys->outcome == OUT_OK) {
+        snprintf(p->addr, sizeof p->addr, "%s", sys->first_addr);
+        via = "the VM's resolvers";
+    } else if (az && az->outcome == OUT_OK) {
+        snprintf(p->addr, sizeof p->addr, "%s", az->first_addr);
+        via = "Azure DNS (the VM's resolvers failed)";
+    }
+    if (!via) {
+        skip_all(p, "the name did not resolve");
+        engine_job_done(e, j);
+        return;
+    }
+    check_ev(&r->checks.items[p->c_tcp], "address_from", "%s", via);
+    struct http_spec spec;
+    memset(&spec, 0, sizeof spec);
+    snprintf(spec.url, sizeof spec.url, "https://%s:%d/", p->host, p->port);
+    snprintf(spec.pin_addr, sizeof spec.pin_addr, "%s", p->addr);
+    spec.timeout_ms = r->cfg->timeout_ms;
+    spec.body_cap = 4096;
+    p->xfer = http_start(r->http, &spec, on_done, p);
+    if (!p->xfer) {
+        skip_all(p, "could not start the transfer (out of memory)");
+        engine_job_done(e, j);
+    }
+}
+
+static void cancel(struct engine *e, struct job *j)
+{
+    (void)e;
+    struct net_probe *p = j->ctx;
+    http_cancel(p->xfer); /* runs on_done, which finishes the job */
+}
+
+static const struct job_ops net_ops = {"net", start, cancel};
+
+void probe_net_add(struct run *r, const char *host, int port, size_t dns_system_job,
+                   size_t dns_azure_job, const char *source)
+{
+    struct net_probe *p = calloc(1, sizeof *p);
+    if (!p)
+        return;
+    run_own(r, p);
+    p->run = r;
+    snprintf(p->host, sizeof p->host, "%s", host);
+    p->port = port;
+    p->dns_system_job = dns_system_job;
+    p->dns_azure_job = dns_azure_job;
+    p->c_tcp = checks_add(&r->checks, "net.tcp", host, port);
+    p->c_tls = checks_add(&r->checks, "net.tls", host, port);
+    p->c_http = checks_add(&r->checks, "net.https", host, port);
+    if (p->c_tcp == (size_t)-1 || p->c_tls == (size_t)-1 || p->c_http == (size_t)-1)
+        return;
+    size_t idx[3] = {p->c_tcp, p->c_tls, p->c_http};
+    for (int i = 0; i < 3; i++) {
+        snprintf(r->checks.items[idx[i]].path, sizeof r->checks.items[idx[i]].path, "direct");
+        check_ev(&r->checks.items[idx[i]], "target_from", "%s", source);
+    }
+    size_t deps[2] = {dns_system_job, dns_azure_job};
+    p->job = engine_add(r->engine, &net_ops, p, deps, 2);
+}

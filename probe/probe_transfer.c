@@ -1,0 +1,52 @@
+/* Evidence every HTTP(S) probe records the same way: where the packets left from (multi-NIC VMs
+ * send WireServer traffic out of the wrong NIC), where they went, and Azure's clock. */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "probe/netinfo.h"
+#include "probe/probes.h"
+
+static void note_date(struct run *r, const char *date, const char *from)
+{
+    if (r->facts.have_clock || !date[0])
+        return;
+    time_t theirs = curl_getdate(date, NULL);
+    if (theirs == (time_t)-1)
+        return;
+    r->facts.clock_skew_s = (long)(theirs - time(NULL));
+    r->facts.have_clock = true;
+    snprintf(r->facts.clock_from, sizeof r->facts.clock_from, "%s", from);
+}
+
+void probe_record_transfer(struct run *r, struct check *c, const struct http_result *res,
+                           const char *dst_ip)
+{
+    char src[64] = "", ifname[64] = "";
+    if (res->local_ip[0])
+        snprintf(src, sizeof src, "%s", res->local_ip);
+    else if (dst_ip && netinfo_route_source(dst_ip, src, sizeof src))
+        check_ev(c, "local_address_source", "kernel route choice (the connection did not get far enough to show it)");
+    if (src[0]) {
+        check_ev(c, "local_address", "%s", src);
+        if (netinfo_ifname(src, ifname, sizeof ifname))
+            check_ev(c, "interface", "%s", ifname);
+    }
+    if (dst_ip && dst_ip[0])
+        check_ev(c, "remote_address", "%s", res->remote_ip[0] ? res->remote_ip : dst_ip);
+    if (res->status > 0) {
+        check_ev(c, "http_status", "%ld", res->status);
+        if (res->server[0])
+            check_ev(c, "server", "%s", res->server);
+        if (res->date[0])
+            check_ev(c, "date", "%s", res->date);
+    }
+    if (res->curl_code != CURLE_OK)
+        check_ev(c, "curl_error", "%d %s", res->curl_code, res->curl_error);
+    if (res->os_errno)
+        check_ev(c, "errno", "%ld %s", res->os_errno, strerror((int)res->os_errno));
+    /* Only a response Azure itself sent says what Azure's clock reads. */
+    if (res->status > 0 && (res->request_id[0] || strstr(c->id, "wireserver") || strstr(c->id, "imds")))
+        note_date(r, res->date, c->id);
+}

@@ -1,0 +1,96 @@
+/* The field tables: the single description of what a report says, used by every renderer. */
+#include <stdio.h>
+
+#include "probe/grade.h"
+#include "probe/render/render.h"
+
+#define CHECK(item) ((const struct check *)(item))
+#define RUN(item) ((const struct run *)(item))
+
+static const char *str_or_null(const char *s) { return s && *s ? s : NULL; }
+
+static const char *c_id(const void *i, char *b, size_t n) { (void)b; (void)n; return CHECK(i)->id; }
+static const char *c_status(const void *i, char *b, size_t n) { (void)b; (void)n; return status_name(CHECK(i)->status); }
+static const char *c_required(const void *i, char *b, size_t n) { (void)b; (void)n; return CHECK(i)->required ? "true" : "false"; }
+static const char *c_target(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(CHECK(i)->target); }
+static const char *c_port(const void *i, char *b, size_t n)
+{
+    if (!CHECK(i)->port)
+        return NULL;
+    snprintf(b, n, "%d", CHECK(i)->port);
+    return b;
+}
+static const char *c_path(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(CHECK(i)->path); }
+static const char *c_outcome(const void *i, char *b, size_t n) { (void)b; (void)n; return outcome_name(CHECK(i)->outcome); }
+static const char *c_ms(const void *i, char *b, size_t n)
+{
+    snprintf(b, n, "%ld", CHECK(i)->duration_ms);
+    return b;
+}
+static const char *c_summary(const void *i, char *b, size_t n) { (void)b; (void)n; return CHECK(i)->summary; }
+static const char *c_why(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(CHECK(i)->why); }
+
+const struct field check_fields[] = {
+    {"status", "Status", 4, true, FIELD_STRING, c_status},
+    {"id", "Check", 23, true, FIELD_STRING, c_id},
+    {"target", "Target", 32, true, FIELD_STRING, c_target},
+    {"port", "Port", 5, true, FIELD_INT, c_port},
+    {"outcome", "Outcome", 17, true, FIELD_STRING, c_outcome},
+    {"duration_ms", "ms", 6, false, FIELD_INT, c_ms},
+    {"required", "Required", 0, false, FIELD_BOOL, c_required},
+    {"path", "Path", 0, false, FIELD_STRING, c_path},
+    {"summary", "Summary", 0, true, FIELD_STRING, c_summary},
+    {"why", "Why", 0, false, FIELD_STRING, c_why},
+};
+const size_t check_field_count = sizeof check_fields / sizeof check_fields[0];
+
+static const char *r_schema(const void *i, char *b, size_t n) { (void)i; (void)b; (void)n; return "azbprobe.report/1"; }
+static const char *r_version(const void *i, char *b, size_t n) { (void)i; (void)b; (void)n; return AZB_VERSION; }
+static const char *r_verdict(const void *i, char *b, size_t n) { (void)b; (void)n; return status_name(grade_verdict(&RUN(i)->checks)); }
+static const char *r_exit(const void *i, char *b, size_t n)
+{
+    snprintf(b, n, "%d", grade_exit_code(&RUN(i)->checks));
+    return b;
+}
+static const char *r_region(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.region); }
+static const char *r_region_src(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.region_source); }
+static const char *r_cloud(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.cloud); }
+static const char *r_cloud_src(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.cloud_source); }
+static const char *r_ws(const void *i, char *b, size_t n) { (void)b; (void)n; return RUN(i)->facts.wireserver; }
+static const char *r_ws_src(const void *i, char *b, size_t n) { (void)b; (void)n; return RUN(i)->facts.wireserver_source; }
+static const char *r_resolvers(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.resolvers); }
+static const char *r_resolvers_src(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.resolvers_source); }
+static const char *r_host(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->hostname); }
+static const char *r_started(const void *i, char *b, size_t n) { (void)b; (void)n; return RUN(i)->started_utc; }
+static const char *r_ms(const void *i, char *b, size_t n)
+{
+    snprintf(b, n, "%ld", RUN(i)->duration_ms);
+    return b;
+}
+static const char *r_timeout(const void *i, char *b, size_t n)
+{
+    snprintf(b, n, "%ld", RUN(i)->cfg->timeout_ms);
+    return b;
+}
+static const char *r_private_ip(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.imds.private_ip); }
+
+const struct field report_fields[] = {
+    {"schema", "Schema", 0, false, FIELD_STRING, r_schema},
+    {"version", "azbprobe", 0, true, FIELD_STRING, r_version},
+    {"verdict", "Verdict", 0, true, FIELD_STRING, r_verdict},
+    {"exit_code", "Exit code", 0, false, FIELD_INT, r_exit},
+    {"region", "Region", 0, true, FIELD_STRING, r_region},
+    {"region_source", "Region from", 0, false, FIELD_STRING, r_region_src},
+    {"cloud", "Cloud", 0, true, FIELD_STRING, r_cloud},
+    {"cloud_source", "Cloud from", 0, false, FIELD_STRING, r_cloud_src},
+    {"wireserver", "WireServer", 0, true, FIELD_STRING, r_ws},
+    {"wireserver_source", "WireServer from", 0, true, FIELD_STRING, r_ws_src},
+    {"resolvers", "VM resolvers", 0, true, FIELD_STRING, r_resolvers},
+    {"resolvers_source", "Resolvers from", 0, true, FIELD_STRING, r_resolvers_src},
+    {"private_ip", "Primary IP (IMDS)", 0, true, FIELD_STRING, r_private_ip},
+    {"host", "Host", 0, true, FIELD_STRING, r_host},
+    {"started", "Started (UTC)", 0, true, FIELD_STRING, r_started},
+    {"duration_ms", "Duration (ms)", 0, true, FIELD_INT, r_ms},
+    {"timeout_ms", "Probe timeout (ms)", 0, false, FIELD_INT, r_timeout},
+};
+const size_t report_field_count = sizeof report_fields / sizeof report_fields[0];

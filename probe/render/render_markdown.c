@@ -1,0 +1,69 @@
+/* Markdown: renders when pasted into a ticket (GitHub, Azure DevOps, ServiceNow markdown). */
+#include <string.h>
+
+#include "probe/grade.h"
+#include "probe/render/render.h"
+
+static void cell(FILE *out, const char *v)
+{
+    char esc[1024];
+    escape_markdown(v ? v : "-", esc, sizeof esc);
+    fprintf(out, " %s |", esc);
+}
+
+int render_markdown(const struct run *r, FILE *out)
+{
+    struct tally t;
+    char line[160], buf[64];
+    render_tally(r, &t);
+    render_tally_line(&t, line, sizeof line);
+    fprintf(out, "## azbprobe report: **%s**\n\n%s\n\n| | |\n|---|---|\n",
+            status_name(grade_verdict(&r->checks)), line);
+    for (size_t i = 0; i < report_field_count; i++) {
+        if (!report_fields[i].markdown || strcmp(report_fields[i].key, "verdict") == 0)
+            continue;
+        fprintf(out, "| %s |", report_fields[i].title);
+        cell(out, report_fields[i].get(r, buf, sizeof buf));
+        fputc('\n', out);
+    }
+    fputs("\n### Checks\n\n|", out);
+    for (size_t i = 0; i < check_field_count; i++)
+        if (check_fields[i].markdown)
+            fprintf(out, " %s |", check_fields[i].title);
+    fputs("\n|", out);
+    for (size_t i = 0; i < check_field_count; i++)
+        if (check_fields[i].markdown)
+            fputs("---|", out);
+    fputc('\n', out);
+    for (size_t c = 0; c < r->checks.count; c++) {
+        fputc('|', out);
+        for (size_t i = 0; i < check_field_count; i++)
+            if (check_fields[i].markdown)
+                cell(out, check_fields[i].get(&r->checks.items[c], buf, sizeof buf));
+        fputc('\n', out);
+    }
+    bool any = false;
+    for (size_t c = 0; c < r->checks.count; c++) {
+        const struct check *ck = &r->checks.items[c];
+        if (ck->status != STATUS_FAIL && ck->status != STATUS_WARN)
+            continue;
+        if (!any)
+            fputs("\n### Failures and warnings\n", out);
+        any = true;
+        char target[600] = "", port[16] = "";
+        escape_markdown(ck->target, target, sizeof target);
+        if (ck->port)
+            snprintf(port, sizeof port, ":%d", ck->port);
+        fprintf(out, "\n#### %s `%s` %s%s\n\n", status_name(ck->status), ck->id, target, port);
+        char esc[1024];
+        escape_markdown(ck->summary, esc, sizeof esc);
+        fprintf(out, "- **Summary:** %s\n", esc);
+        escape_markdown(ck->why, esc, sizeof esc);
+        fprintf(out, "- **Why:** %s\n- **Required:** %s\n", esc, ck->required ? "yes" : "no");
+        for (size_t e = 0; e < ck->nev; e++) {
+            escape_markdown(ck->ev[e].value, esc, sizeof esc);
+            fprintf(out, "- %s: %s\n", ck->ev[e].key, esc);
+        }
+    }
+    return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,139 @@
+/* Text: a verdict line, the run's facts, a table of checks (100 columns), then the details of
+ * every failure and warning. Colour only when asked (a terminal without NO_COLOR). */
+#include <string.h>
+
+#include "probe/grade.h"
+#include "probe/render/render.h"
+
+#define WIDTH 100
+
+static const char *color_of(enum status s, bool color)
+{
+    if (!color)
+        return "";
+    switch (s) {
+    case STATUS_PASS: return "\033[32m";
+    case STATUS_WARN: return "\033[33m";
+    case STATUS_FAIL: return "\033[31;1m";
+    case STATUS_SKIP: return "\033[2m";
+    }
+    return "";
+}
+
+static void upper(const char *in, char *out, size_t size)
+{
+    size_t i = 0;
+    for (; in[i] && i + 1 < size; i++)
+        out[i] = (char)(in[i] >= 'a' && in[i] <= 'z' ? in[i] - 32 : in[i]);
+    out[i] = '\0';
+}
+
+/* Word-wrap text at WIDTH columns, every line indented. */
+static void wrap(FILE *out, const char *indent, const char *label, const char *text)
+{
+    char clean[2048];
+    escape_text(text, clean, sizeof clean);
+    int col = fprintf(out, "%s%s", indent, label);
+    const char *p = clean;
+    while (*p) {
+        size_t word = strcspn(p, " ");
+        if (col + (int)word + 1 > WIDTH && col > (int)strlen(indent) + (int)strlen(label)) {
+            col = fprintf(out, "\n%s%*s", indent, (int)strlen(label), "") - 1;
+        } else if (p != clean) {
+            col += fprintf(out, " ");
+        }
+        col += fprintf(out, "%.*s", (int)word, p);
+        p += word;
+        while (*p == ' ')
+            p++;
+    }
+    fputc('\n', out);
+}
+
+static void facts(const struct run *r, FILE *out)
+{
+    for (size_t i = 0; i < report_field_count; i++) {
+        const struct field *f = &report_fields[i];
+        char buf[64], line[512];
+        if (!f->markdown || strcmp(f->key, "verdict") == 0 || strcmp(f->key, "version") == 0)
+            continue;
+        const char *v = f->get(r, buf, sizeof buf);
+        escape_text(v ? v : "-", line, sizeof line);
+        fprintf(out, "  %-20s %s\n", f->title, line);
+    }
+}
+
+static void table(const struct run *r, FILE *out, bool color)
+{
+    for (size_t i = 0; i < check_field_count; i++)
+        if (check_fields[i].text_width)
+            fprintf(out, "%-*s ", check_fields[i].text_width, check_fields[i].title);
+    fputc('\n', out);
+    for (size_t c = 0; c < r->checks.count; c++) {
+        const struct check *ck = &r->checks.items[c];
+        for (size_t i = 0; i < check_field_count; i++) {
+            const struct field *f = &check_fields[i];
+            char buf[64], cell[128];
+            if (!f->text_width)
+                continue;
+            const char *v = f->get(ck, buf, sizeof buf);
+            ellipsize(v ? v : "-", cell, sizeof cell, f->text_width);
+            if (strcmp(f->key, "status") == 0) {
+                upper(cell, cell, sizeof cell);
+                fprintf(out, "%s%-*s%s ", color_of(ck->status, color), f->text_width, cell, color ? "\033[0m" : "");
+            } else {
+                fprintf(out, f->kind == FIELD_INT ? "%*s " : "%-*s ", f->text_width, cell);
+            }
+        }
+        fputc('\n', out);
+    }
+}
+
+static void details(const struct run *r, FILE *out, bool color)
+{
+    bool any = false;
+    for (size_t c = 0; c < r->checks.count; c++) {
+        const struct check *ck = &r->checks.items[c];
+        if (ck->status != STATUS_FAIL && ck->status != STATUS_WARN)
+            continue;
+        if (!any)
+            fputs("\nDetails\n", out);
+        any = true;
+        char st[8], target[300] = "";
+        upper(status_name(ck->status), st, sizeof st);
+        if (ck->target[0] && ck->port)
+            snprintf(target, sizeof target, " %s:%d", ck->target, ck->port);
+        else if (ck->target[0])
+            snprintf(target, sizeof target, " %s", ck->target);
+        char head[400], clean[400];
+        snprintf(head, sizeof head, "%s%s (%s, %s)", ck->id, target, ck->path[0] ? ck->path : "-",
+                 ck->required ? "required" : "not required");
+        escape_text(head, clean, sizeof clean);
+        fprintf(out, "\n%s[%s]%s %s\n", color_of(ck->status, color), st, color ? "\033[0m" : "", clean);
+        wrap(out, "  ", "", ck->summary);
+        if (ck->why[0])
+            wrap(out, "  ", "Why: ", ck->why);
+        for (size_t e = 0; e < ck->nev; e++) {
+            char label[40];
+            snprintf(label, sizeof label, "%s: ", ck->ev[e].key);
+            wrap(out, "    ", label, ck->ev[e].value);
+        }
+    }
+}
+
+int render_text(const struct run *r, FILE *out, bool color)
+{
+    struct tally t;
+    char line[160];
+    enum status v = grade_verdict(&r->checks);
+    render_tally(r, &t);
+    render_tally_line(&t, line, sizeof line);
+    char vs[8];
+    upper(status_name(v), vs, sizeof vs);
+    fprintf(out, "azbprobe %s: %s%s%s - %s\n\n", AZB_VERSION, color_of(v, color), vs, color ? "\033[0m" : "", line);
+    facts(r, out);
+    fputc('\n', out);
+    table(r, out, color);
+    details(r, out, color);
+    return ferror(out) ? -1 : 0;
+}

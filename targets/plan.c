@@ -1,0 +1,84 @@
+#include "targets/plan.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "probe/probes.h"
+#include "targets/catalog.h"
+
+static void set_fact(char *dst, size_t size, char *src_dst, size_t src_size, const char *value,
+                     const char *source)
+{
+    snprintf(dst, size, "%s", value);
+    snprintf(src_dst, src_size, "%s", source);
+}
+#define SET_FACT(f, v, s) set_fact(f, sizeof f, f##_source, sizeof f##_source, v, s)
+
+void plan_resolve_location(struct run *r)
+{
+    const struct config *cfg = r->cfg;
+    struct facts *f = &r->facts;
+    if (cfg->region[0]) {
+        SET_FACT(f->region, cfg->region, "--region");
+        if (!cfg->cloud[0])
+            SET_FACT(f->cloud, catalog_region(cfg->region)->cloud, "region catalog");
+    }
+    if (cfg->cloud[0])
+        SET_FACT(f->cloud, cfg->cloud, "--cloud");
+}
+
+static void plan_storage(struct run *r, const char *host, const char *source)
+{
+    if (checks_find(&r->checks, "dns.system", host, -1))
+        return;
+    size_t sys = probe_dns_add(r, host, false);
+    size_t az = probe_dns_add(r, host, true);
+    if (sys == (size_t)-1 || az == (size_t)-1)
+        return;
+    for (size_t i = 0; i < r->cfg->nports; i++)
+        probe_net_add(r, host, r->cfg->ports[i], sys, az, source);
+}
+
+static void plan_accounts(struct run *r)
+{
+    const struct cloud *c = catalog_cloud(r->facts.cloud);
+    for (size_t i = 0; c && i < r->cfg->naccounts; i++) {
+        char host[256];
+        snprintf(host, sizeof host, "%s.blob.%s", r->cfg->accounts[i], c->storage_suffix);
+        plan_storage(r, host, "--storage-account");
+    }
+}
+
+void plan_build(struct run *r)
+{
+    probe_host_add(r, HOST_WIRESERVER);
+    probe_host_add(r, HOST_HOSTGAPLUGIN);
+    r->imds_job = probe_host_add(r, HOST_IMDS);
+    for (size_t i = 0; i < r->cfg->ntargets; i++)
+        plan_storage(r, r->cfg->targets[i], "--target");
+    if (r->facts.cloud[0])
+        plan_accounts(r);
+}
+
+void plan_after_imds(struct run *r)
+{
+    struct facts *f = &r->facts;
+    bool accounts_waited = !f->cloud[0];
+    if (f->imds_ok) {
+        const struct region *reg = catalog_region(f->imds.location);
+        const struct cloud *c = catalog_cloud(f->imds.az_environment);
+        if (!f->region[0] && reg)
+            SET_FACT(f->region, reg->name, "IMDS compute.location");
+        if (!f->cloud[0] && c)
+            SET_FACT(f->cloud, c->name, "IMDS compute.azEnvironment");
+        if (!f->cloud[0] && reg)
+            SET_FACT(f->cloud, reg->cloud, "region catalog");
+    }
+    if (!f->cloud[0])
+        SET_FACT(f->cloud, "AzureCloud", "default");
+    if (accounts_waited)
+        plan_accounts(r);
+    for (size_t i = 0; f->imds_ok && i < f->imds.nvhd_hosts; i++)
+        plan_storage(r, f->imds.vhd_hosts[i], "IMDS storageProfile (unmanaged disk)");
+}

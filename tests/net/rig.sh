@@ -1,0 +1,533 @@
+#!/bin/sh
+# Simulated Azure network for azbprobe integration tests (needs root).
+#
+#   rig.sh up STATE_DIR              build everything; writes STATE_DIR/env and STATE_DIR/ca.pem
+#   rig.sh down STATE_DIR            tear down (idempotent; fine after a partial up)
+#   rig.sh vm STATE_DIR cmd...       run cmd in the VM namespace
+#   rig.sh az STATE_DIR cmd...       run cmd in the Azure namespace
+#   rig.sh nsg STATE_DIR 'RULE'      add an nft rule to the emulated NSG (chain inet azbp_nsg custom, in az)
+#   rig.sh nsg-flush STATE_DIR       remove every rule added with nsg (baseline rules stay)
+#   rig.sh guestfw STATE_DIR 'RULE'  add an nft rule to the guest firewall (chain inet azbp_guest output, in vm)
+#   rig.sh guestfw-flush STATE_DIR   empty the guest firewall again
+#
+# Topology (see tests/net/README.md for the full address plan):
+#   vm namespace: vm0 198.51.100.10/24, default via 198.51.100.1, resolv.conf -> 198.51.100.1
+#   az namespace: az0 198.51.100.1/24; Azure and "storage" addresses are /32s on lo, so the az
+#                 namespace answers for all of them without forwarding.
+# Only 198.51.100.0/24, 203.0.113.0/24, 168.63.129.16 and 169.254.169.254 are used, and only
+# inside the two namespaces: the root namespace is never touched (192.0.2.0/24 is on eth0 here).
+# Every daemon runs inside the az namespace and is stopped by pid on down.
+
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+VM_IP=198.51.100.10
+AZ_IP=198.51.100.1
+WIRESERVER=168.63.129.16
+IMDS=169.254.169.254
+ST_GOOD=203.0.113.10      # storage that answers like Azure Storage
+ST_INSPECT=203.0.113.11   # TLS inspection (cert from "Contoso TLS Inspection CA")
+ST_RESET=203.0.113.12     # NSG: reject with tcp reset
+ST_DROP=203.0.113.13      # NSG: silent drop
+ST_ICMP=203.0.113.14      # NSG: ICMP admin-prohibited
+ST_FWDENY=203.0.113.16    # Azure Firewall style HTTP 470 deny page
+ST_ACCTFW=203.0.113.17    # storage account firewall: 403 AuthorizationFailure
+BH_FIRST=101              # 203.0.113.101-.120: twenty blackholed storage IPs
+BH_LAST=120
+
+usage() {
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2
+}
+
+log() { printf 'rig: %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- state helpers
+
+load_env() {
+    if [ ! -r "$STATE/env" ]; then
+        log "no $STATE/env: is the rig up?"
+        return 1
+    fi
+    # shellcheck disable=SC1091
+    . "$STATE/env"
+}
+
+# Append NAME=VALUE to the env file (values never contain quotes).
+env_add() { printf "%s='%s'\n" "$1" "$2" >> "$STATE/env"; }
+
+# Kill one pid, but only if it still lives in one of our namespaces: a stale env file must
+# never make us kill an unrelated process that reused the pid.
+kill_ours() {
+    pid=$1
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    ns=$(ip netns identify "$pid" 2>/dev/null)
+    case "$ns" in
+        "$AZ_NS"|"$VM_NS") ;;
+        *) return 0 ;;
+    esac
+    kill -TERM "$pid" 2>/dev/null
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null
+    return 0
+}
+
+# ---------------------------------------------------------------- down
+
+do_down() {
+    [ -r "$STATE/env" ] || { log "down: nothing to do (no $STATE/env)"; return 0; }
+    VM_NS= AZ_NS= NGINX_PID= DNS_CUSTOM_PID= DNS_AZURE_PID= DNSFAKE_PID=
+    . "$STATE/env"
+    # nginx daemonized: its pid file is the truth if the env was written before it.
+    if [ -z "$NGINX_PID" ] && [ -r "$STATE/run/nginx.pid" ]; then
+        NGINX_PID=$(cat "$STATE/run/nginx.pid")
+    fi
+    for p in $NGINX_PID $DNS_CUSTOM_PID $DNS_AZURE_PID $DNSFAKE_PID; do
+        kill_ours "$p"
+    done
+    # Anything still inside our namespaces (nginx workers, a stuck probe) was started by us.
+    for ns in "$AZ_NS" "$VM_NS"; do
+        [ -n "$ns" ] || continue
+        for p in $(ip netns pids "$ns" 2>/dev/null); do
+            kill_ours "$p"
+        done
+    done
+    for ns in "$VM_NS" "$AZ_NS"; do
+        [ -n "$ns" ] || continue
+        if ip netns list | grep -q "^$ns\\b"; then
+            ip netns del "$ns" || log "down: could not delete namespace $ns"
+        fi
+    done
+    # The name is unique to this run (azbp-vm-<pid>), so this never removes someone else's file.
+    case "$VM_NS" in
+        azbp-vm-*) rm -rf "/etc/netns/$VM_NS" ;;
+    esac
+    rm -f "$STATE/env"
+    log "down: done ($VM_NS $AZ_NS)"
+    return 0
+}
+
+# ---------------------------------------------------------------- up
+
+# On any failure during up: say what failed, undo everything, exit 1.
+die() {
+    log "up FAILED: $*"
+    for f in dnsmasq-custom.log dnsmasq-azure.log dnsfake.log run/nginx-error.log; do
+        if [ -s "$STATE/$f" ]; then
+            log "--- last lines of $STATE/$f"
+            tail -n 5 "$STATE/$f" >&2
+        fi
+    done
+    trap - INT TERM HUP
+    do_down
+    exit 1
+}
+
+run() { "$@" || die "command failed: $*"; }
+
+in_vm() { ip netns exec "$VM_NS" "$@"; }
+in_az() { ip netns exec "$AZ_NS" "$@"; }
+
+# Wait up to ~5 s for a command to succeed (daemons need a moment to bind).
+wait_for() {
+    what=$1; shift
+    i=0
+    until "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -ge 50 ] && die "$what is not answering: $*"
+        sleep 0.1
+    done
+}
+
+make_netns() {
+    run ip netns add "$VM_NS"
+    run ip netns add "$AZ_NS"
+    # Create the veth ends directly inside the namespaces: the root namespace never sees them.
+    # vm0 gets the MAC from the IMDS fixture (000D3A4B5C6D) so the probe can match its NIC.
+    run ip link add vm0 netns "$VM_NS" address 00:0d:3a:4b:5c:6d type veth peer name az0 netns "$AZ_NS"
+    run in_vm ip link set lo up
+    run in_vm ip addr add "$VM_IP/24" dev vm0
+    run in_vm ip link set vm0 up
+    run in_vm ip route add default via "$AZ_IP"
+    run in_az ip link set lo up
+    run in_az ip addr add "$AZ_IP/24" dev az0
+    run in_az ip link set az0 up
+    for a in "$WIRESERVER" "$IMDS" "$ST_GOOD" "$ST_INSPECT" "$ST_RESET" "$ST_DROP" "$ST_ICMP" \
+             "$ST_FWDENY" "$ST_ACCTFW"; do
+        run in_az ip addr add "$a/32" dev lo
+    done
+    n=$BH_FIRST
+    while [ $n -le $BH_LAST ]; do
+        run in_az ip addr add "203.0.113.$n/32" dev lo
+        n=$((n + 1))
+    done
+    # ip netns exec bind-mounts /etc/netns/<ns>/resolv.conf over /etc/resolv.conf, so the VM's
+    # system resolver (curl, getaddrinfo, the probe's resolv.conf reader) sees the custom DNS.
+    run mkdir -p "/etc/netns/$VM_NS"
+    printf 'nameserver %s\nsearch internal.cloudapp.net\n' "$AZ_IP" > "/etc/netns/$VM_NS/resolv.conf" \
+        || die "cannot write /etc/netns/$VM_NS/resolv.conf"
+}
+
+make_firewalls() {
+    # NSG emulation: input hook in az (every Azure address is local there). Per-test rules go to
+    # "custom", which runs first and is flushed between tests; "baseline" holds the fixed behaviour.
+    cat > "$STATE/nsg.nft" <<EOF
+table inet azbp_nsg {
+    chain custom {
+    }
+    chain baseline {
+        ip daddr $ST_RESET tcp dport { 443, 8443 } counter reject with tcp reset
+        ip daddr $ST_DROP counter drop
+        ip daddr $ST_ICMP tcp dport { 443, 8443 } counter reject with icmp type admin-prohibited
+        ip daddr 203.0.113.$BH_FIRST-203.0.113.$BH_LAST counter drop
+    }
+    chain input {
+        type filter hook input priority filter; policy accept;
+        jump custom
+        jump baseline
+    }
+}
+EOF
+    run in_az nft -f "$STATE/nsg.nft"
+    # Guest firewall in the VM (like iptables/firewalld on a real guest): empty by default.
+    cat > "$STATE/guestfw.nft" <<EOF
+table inet azbp_guest {
+    chain output {
+        type filter hook output priority filter; policy accept;
+    }
+}
+EOF
+    run in_vm nft -f "$STATE/guestfw.nft"
+}
+
+# Root CA -> intermediate (pathlen:0) -> leaf, like Azure's public chain; plus a self-signed
+# "TLS inspection" CA with its own leaf for the same names.
+make_pki() {
+    P=$STATE/pki
+    run mkdir -p "$P"
+    SANS="DNS:*.blob.core.windows.net,DNS:*.store.core.windows.net"
+    cat > "$P/ext.cnf" <<EOF
+[ca_int]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+[leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = $SANS
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+EOF
+    ossl() { openssl "$@" >>"$P/openssl.log" 2>&1 || die "openssl $1 failed (see $P/openssl.log)"; }
+    serial() { echo "0x$(openssl rand -hex 8)"; }
+    root_ext="-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
+
+    # shellcheck disable=SC2086
+    ossl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -keyout "$P/root.key" -out "$P/root.crt" \
+        -subj "/O=azbprobe tests/CN=azbprobe Test Root CA" $root_ext
+    ossl req -new -newkey rsa:2048 -nodes -keyout "$P/int.key" -out "$P/int.csr" \
+        -subj "/O=azbprobe tests/CN=azbprobe Test Issuing CA 01"
+    ossl x509 -req -sha256 -days 30 -in "$P/int.csr" -CA "$P/root.crt" -CAkey "$P/root.key" \
+        -set_serial "$(serial)" -extfile "$P/ext.cnf" -extensions ca_int -out "$P/int.crt"
+    ossl req -new -newkey rsa:2048 -nodes -keyout "$P/leaf.key" -out "$P/leaf.csr" \
+        -subj "/CN=*.blob.core.windows.net"
+    ossl x509 -req -sha256 -days 30 -in "$P/leaf.csr" -CA "$P/int.crt" -CAkey "$P/int.key" \
+        -set_serial "$(serial)" -extfile "$P/ext.cnf" -extensions leaf -out "$P/leaf.crt"
+    cat "$P/leaf.crt" "$P/int.crt" > "$P/leaf-chain.pem" || die "cannot write leaf-chain.pem"
+
+    # shellcheck disable=SC2086
+    ossl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -keyout "$P/inspect-ca.key" \
+        -out "$P/inspect-ca.crt" -subj "/O=Contoso/CN=Contoso TLS Inspection CA" $root_ext
+    ossl req -new -newkey rsa:2048 -nodes -keyout "$P/inspect-leaf.key" -out "$P/inspect-leaf.csr" \
+        -subj "/CN=*.blob.core.windows.net"
+    ossl x509 -req -sha256 -days 30 -in "$P/inspect-leaf.csr" -CA "$P/inspect-ca.crt" \
+        -CAkey "$P/inspect-ca.key" -set_serial "$(serial)" -extfile "$P/ext.cnf" -extensions leaf \
+        -out "$P/inspect-leaf.crt"
+    cat "$P/inspect-leaf.crt" "$P/inspect-ca.crt" > "$P/inspect-chain.pem" || die "cannot write inspect-chain.pem"
+
+    # Sanity: the good chain verifies against ca.pem, the inspection chain must not.
+    ossl verify -CAfile "$P/root.crt" -untrusted "$P/int.crt" -purpose sslserver "$P/leaf.crt"
+    run cp "$P/root.crt" "$STATE/ca.pem"
+}
+
+# Records shared by both DNS servers (dnsmasq syntax).
+dns_records() {
+    cat <<EOF
+# Authoritative for these zones: names not listed below are NXDOMAIN, never forwarded.
+local=/core.windows.net/
+local=/internal.cloudapp.net/
+# Storage account behind its CNAME, as in Azure (TTLs: CNAME 300, A 60).
+cname=st1.blob.core.windows.net,blob.dub09prdstr02a.store.core.windows.net,300
+host-record=blob.dub09prdstr02a.store.core.windows.net,$ST_GOOD,60
+host-record=inspect.blob.core.windows.net,$ST_INSPECT,60
+host-record=reject.blob.core.windows.net,$ST_RESET,60
+host-record=drop.blob.core.windows.net,$ST_DROP,60
+host-record=icmp.blob.core.windows.net,$ST_ICMP,60
+host-record=fwdeny.blob.core.windows.net,$ST_FWDENY,60
+host-record=acctfw.blob.core.windows.net,$ST_ACCTFW,60
+EOF
+    n=$BH_FIRST
+    while [ $n -le $BH_LAST ]; do
+        printf 'host-record=bh%02d.blob.core.windows.net,203.0.113.%d,60\n' $((n - BH_FIRST + 1)) $n
+        n=$((n + 1))
+    done
+}
+
+dns_conf() {  # name listen-address extra-records...
+    name=$1 addr=$2; shift 2
+    {
+        cat <<EOF
+# dnsmasq as "$name" DNS server for the azbprobe rig: DNS only, no DHCP, no upstream.
+port=53
+listen-address=$addr
+bind-interfaces
+no-resolv
+no-hosts
+no-poll
+pid-file=
+user=root
+log-queries
+log-facility=$STATE/dnsmasq-$name.log
+EOF
+        dns_records
+        for r in "$@"; do echo "$r"; done
+    } > "$STATE/dnsmasq-$name.conf" || die "cannot write dnsmasq-$name.conf"
+}
+
+start_dns() {
+    # (a) custom DNS on the gateway: does NOT know onlyazure.blob.core.windows.net.
+    dns_conf custom "$AZ_IP"
+    # (b) Azure DNS on 168.63.129.16: knows everything, including onlyazure.
+    dns_conf azure "$WIRESERVER" "host-record=onlyazure.blob.core.windows.net,$ST_GOOD,60"
+    # -k keeps dnsmasq in the foreground, and ip netns exec execs it, so $! is dnsmasq itself.
+    # (Call ip directly: a shell function run with & would put a subshell pid in $!.)
+    ip netns exec "$AZ_NS" dnsmasq -k --conf-file="$STATE/dnsmasq-custom.conf" </dev/null >"$STATE/dnsmasq-custom.out" 2>&1 &
+    env_add DNS_CUSTOM_PID $!
+    ip netns exec "$AZ_NS" dnsmasq -k --conf-file="$STATE/dnsmasq-azure.conf" </dev/null >"$STATE/dnsmasq-azure.out" 2>&1 &
+    env_add DNS_AZURE_PID $!
+    # (c) rcodes dnsmasq cannot produce (SERVFAIL, REFUSED, silence, CNAME loops) on :5353.
+    ip netns exec "$AZ_NS" /usr/bin/python3 "$HERE/dnsfake.py" "$AZ_IP" 5353 </dev/null >"$STATE/dnsfake.log" 2>&1 &
+    env_add DNSFAKE_PID $!
+    wait_for "custom DNS" in_vm dig +time=1 +tries=1 +short @"$AZ_IP" st1.blob.core.windows.net
+    wait_for "Azure DNS" in_vm dig +time=1 +tries=1 +short @"$WIRESERVER" onlyazure.blob.core.windows.net
+    wait_for "dnsfake" sh -c "ip netns exec '$VM_NS' dig +time=1 +tries=1 -p 5353 @$AZ_IP x.nx.test | grep -q NXDOMAIN"
+}
+
+write_nginx_conf() {
+    R=$STATE/run
+    W=$STATE/www
+    run mkdir -p "$R/tmp" "$W"
+    run cp "$HERE/data/version_info.xml" "$W/version_info.xml"
+    run cp "$HERE/data/imds-instance.json" "$W/imds-instance.json"
+    # Azure Storage's answer to a request it cannot serve: 400 + request id + XML error.
+    cat > "$R/storage.inc" <<'EOF'
+default_type application/xml;
+add_header x-ms-request-id $ms_request_id always;
+add_header x-ms-version 2009-09-19 always;
+add_header x-ms-error-code InvalidQueryParameterValue always;
+return 400 '<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidQueryParameterValue</Code><Message>Value for one of the query parameters specified in the request URI is invalid.\nRequestId:$ms_request_id\nTime:$time_iso8601</Message><QueryParameterName>comp</QueryParameterName><QueryParameterValue /><Reason /></Error>';
+EOF
+    listens() {  # ip... -> listen lines for 443 and 8443
+        for ip in "$@"; do
+            printf '        listen %s:443 ssl;\n        listen %s:8443 ssl;\n' "$ip" "$ip"
+        done
+    }
+    {
+        cat <<EOF
+# nginx for the azbprobe rig: storage endpoints, WireServer, HostGAPlugin, IMDS.
+# Workers run as root because the state dir is private (0700) and holds the files they serve.
+user root root;
+worker_processes 1;
+pid $R/nginx.pid;
+error_log $R/nginx-error.log info;
+events { worker_connections 512; }
+http {
+    access_log $R/nginx-access.log;
+    client_body_temp_path $R/tmp/client_body;
+    proxy_temp_path $R/tmp/proxy;
+    fastcgi_temp_path $R/tmp/fastcgi;
+    uwsgi_temp_path $R/tmp/uwsgi;
+    scgi_temp_path $R/tmp/scgi;
+    server_tokens off;
+    keepalive_timeout 5s;
+    types { text/xml xml; application/json json; }
+    charset_types text/xml application/json;
+    ssl_protocols TLSv1.2 TLSv1.3;
+
+    # \$request_id is 32 hex digits; Azure's x-ms-request-id is a GUID.
+    map \$request_id \$ms_request_id {
+        "~^(?<g1>.{8})(?<g2>.{4})(?<g3>.{4})(?<g4>.{4})(?<g5>.{12})\$" "\$g1-\$g2-\$g3-\$g4-\$g5";
+    }
+    # IMDS wants exactly "Metadata: true".
+    map \$http_metadata \$imds_ok { "true" 1; default 0; }
+
+    # Good storage (.10) and the NSG-filtered addresses (.12-.14): same cert, so only the
+    # firewall decides what the probe sees.
+    server {
+$(listens "$ST_GOOD" "$ST_RESET" "$ST_DROP" "$ST_ICMP")
+        ssl_certificate $STATE/pki/leaf-chain.pem;
+        ssl_certificate_key $STATE/pki/leaf.key;
+        location / { include $R/storage.inc; }
+    }
+    # TLS inspection: a middlebox re-signs with its own CA, then passes the request on.
+    server {
+$(listens "$ST_INSPECT")
+        ssl_certificate $STATE/pki/inspect-chain.pem;
+        ssl_certificate_key $STATE/pki/inspect-leaf.key;
+        location / { include $R/storage.inc; }
+    }
+    # Azure Firewall (application rules with TLS termination): deny page with status 470.
+    server {
+$(listens "$ST_FWDENY")
+        ssl_certificate $STATE/pki/leaf-chain.pem;
+        ssl_certificate_key $STATE/pki/leaf.key;
+        location / {
+            default_type text/plain;
+            return 470 'HTTP request from \$remote_addr:\$remote_port to \$host:\$server_port. Action: Deny. Reason: No rule matched. Proceeding with default action.';
+        }
+    }
+    # Storage account firewall (networkAcls default Deny): 403 AuthorizationFailure.
+    server {
+$(listens "$ST_ACCTFW")
+        ssl_certificate $STATE/pki/leaf-chain.pem;
+        ssl_certificate_key $STATE/pki/leaf.key;
+        location / {
+            default_type application/xml;
+            add_header x-ms-request-id \$ms_request_id always;
+            add_header x-ms-version 2009-09-19 always;
+            add_header x-ms-error-code AuthorizationFailure always;
+            return 403 '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationFailure</Code><Message>This request is not authorized to perform this operation.\nRequestId:\$ms_request_id\nTime:\$time_iso8601</Message></Error>';
+        }
+    }
+    # WireServer: GET /?comp=versions -> 200 text/xml.
+    server {
+        listen $WIRESERVER:80;
+        root $W;
+        location = / {
+            if (\$arg_comp = "versions") { rewrite ^ /version_info.xml last; }
+            return 404;
+        }
+        location = /version_info.xml { internal; charset utf-8; }
+        location / { return 404; }
+    }
+    # HostGAPlugin: GET /health -> 200 (empty body).
+    server {
+        listen $WIRESERVER:32526;
+        root $W;
+        location = /health { default_type text/plain; return 200 ''; }
+        location = / {
+            if (\$arg_comp = "versions") { rewrite ^ /version_info.xml last; }
+            return 404;
+        }
+        location = /version_info.xml { internal; charset utf-8; }
+        location / { return 404; }
+    }
+    # IMDS: 400 without "Metadata: true"; the instance document otherwise.
+    server {
+        listen $IMDS:80;
+        root $W;
+        default_type application/json;
+        charset utf-8;
+        location = /metadata/instance {
+            if (\$http_x_forwarded_for) { return 400 '{"error":"Bad request. X-Forwarded-For header is not allowed"}'; }
+            if (\$imds_ok = 0) { return 400 '{"error":"Bad request. Required metadata header not specified"}'; }
+            try_files /imds-instance.json =500;
+        }
+        location = /metadata/instance/compute/location {
+            if (\$imds_ok = 0) { return 400 '{"error":"Bad request. Required metadata header not specified"}'; }
+            default_type text/plain;
+            return 200 'northeurope';
+        }
+        location = /metadata/versions {
+            return 200 '{"apiVersions":["2017-03-01","2018-02-01","2019-06-01","2020-09-01","2021-02-01","2023-07-01","2025-04-07"]}';
+        }
+        location / { return 404 '{"error":"Not found"}'; }
+    }
+}
+EOF
+    } > "$R/nginx.conf" || die "cannot write nginx.conf"
+}
+
+start_nginx() {
+    write_nginx_conf
+    run in_az nginx -t -q -c "$STATE/run/nginx.conf" -e "$STATE/run/nginx-error.log"
+    # nginx daemonizes; its pid file gives the master's pid.
+    in_az nginx -c "$STATE/run/nginx.conf" -e "$STATE/run/nginx-error.log" </dev/null \
+        >"$STATE/run/nginx.out" 2>&1 || die "nginx did not start"
+    i=0
+    while [ ! -s "$STATE/run/nginx.pid" ]; do
+        i=$((i + 1)); [ $i -ge 50 ] && die "nginx wrote no pid file"
+        sleep 0.1
+    done
+    env_add NGINX_PID "$(cat "$STATE/run/nginx.pid")"
+    wait_for "WireServer" in_vm curl -sf --noproxy '*' -m 2 -o /dev/null "http://$WIRESERVER/?comp=versions"
+    wait_for "storage TLS" in_vm curl -s --noproxy '*' -m 2 -o /dev/null --cacert "$STATE/ca.pem" \
+        --resolve "st1.blob.core.windows.net:443:$ST_GOOD" https://st1.blob.core.windows.net/
+}
+
+do_up() {
+    [ "$(id -u)" = 0 ] || { log "up: needs root (network namespaces)"; exit 1; }
+    for t in ip nft dnsmasq nginx openssl dig curl /usr/bin/python3; do
+        command -v "$t" >/dev/null 2>&1 || { log "up: missing tool: $t"; exit 1; }
+    done
+    /usr/bin/python3 -c 'import dnslib' 2>/dev/null || { log "up: /usr/bin/python3 lacks dnslib (apt-get install python3-dnslib)"; exit 1; }
+    mkdir -p "$STATE" || { log "up: cannot create $STATE"; exit 1; }
+    if [ -e "$STATE/env" ]; then
+        log "up: $STATE/env exists: run 'rig.sh down $STATE' first"
+        exit 1
+    fi
+    # Names are unique per run, so parallel rigs and leftovers never collide.
+    VM_NS=azbp-vm-$$
+    AZ_NS=azbp-az-$$
+    # Write the env before creating anything, so down can undo a partial up.
+    : > "$STATE/env" || { log "up: cannot write $STATE/env"; exit 1; }
+    env_add VM_NS "$VM_NS"
+    env_add AZ_NS "$AZ_NS"
+    env_add STATE_DIR "$STATE"
+    env_add CA_PEM "$STATE/ca.pem"
+    trap 'die "interrupted"' INT TERM HUP
+
+    make_netns
+    make_firewalls
+    make_pki
+    start_dns
+    start_nginx
+
+    trap - INT TERM HUP
+    log "up: VM_NS=$VM_NS AZ_NS=$AZ_NS state=$STATE"
+}
+
+# ---------------------------------------------------------------- main
+
+[ $# -ge 2 ] || usage
+cmd=$1
+STATE=$2
+shift 2
+case "$STATE" in /*) ;; *) STATE=$(pwd)/$STATE ;; esac
+
+case "$cmd" in
+    up)   [ $# -eq 0 ] || usage; do_up ;;
+    down) [ $# -eq 0 ] || usage; do_down ;;
+    vm)   [ $# -ge 1 ] || usage; load_env || exit 1; exec ip netns exec "$VM_NS" "$@" ;;
+    az)   [ $# -ge 1 ] || usage; load_env || exit 1; exec ip netns exec "$AZ_NS" "$@" ;;
+    nsg)
+        [ $# -eq 1 ] || usage; load_env || exit 1
+        ip netns exec "$AZ_NS" nft "add rule inet azbp_nsg custom $1" || { log "nsg: rule rejected: $1"; exit 1; } ;;
+    nsg-flush)
+        [ $# -eq 0 ] || usage; load_env || exit 1
+        ip netns exec "$AZ_NS" nft flush chain inet azbp_nsg custom ;;
+    guestfw)
+        [ $# -eq 1 ] || usage; load_env || exit 1
+        ip netns exec "$VM_NS" nft "add rule inet azbp_guest output $1" || { log "guestfw: rule rejected: $1"; exit 1; } ;;
+    guestfw-flush)
+        [ $# -eq 0 ] || usage; load_env || exit 1
+        ip netns exec "$VM_NS" nft flush chain inet azbp_guest output ;;
+    *) usage ;;
+esac
