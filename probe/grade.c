@@ -62,8 +62,8 @@ static void add_targets_check(struct run *r)
         return;
     struct check *c = &r->checks.items[i];
     c->outcome = OUT_ERROR;
-    check_summary(c, "no storage host was probed: pass --storage-account NAME or --target HOST "
-                     "(the VM's disks are managed, so none is known)");
+    check_summary(c, "no storage host was probed: none in the agent's goal state and no unmanaged disk; "
+                     "pass --storage-account NAME or --target HOST");
 }
 
 /* WireServer traffic must leave from the primary NIC's primary IP (multi-NIC, secondary IPs). */

@@ -59,11 +59,12 @@ static void on_done(struct http_xfer *x, void *arg)
     probe_record_transfer(r, c, res, p->addr);
     if (p->kind == HOST_IMDS && l.outcome == OUT_OK)
         imds_facts(r, &r->checks.items[p->check], res);
-    if (p->kind == HOST_IMDS)
-        plan_after_imds(r); /* with or without metadata: region, cloud and late targets */
     p->xfer = NULL;
     http_xfer_free(x);
-    engine_job_done(r->engine, j);
+    if (p->kind == HOST_IMDS)
+        plan_after_imds(r); /* with or without metadata: region, cloud and late targets */
+    /* planning may have grown the job and check arrays: look the job up again */
+    engine_job_done(r->engine, engine_job(r->engine, p->job));
 }
 
 static void start(struct engine *e, struct job *j)

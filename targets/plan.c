@@ -6,6 +6,9 @@
 
 #include "probe/probes.h"
 #include "targets/catalog.h"
+#include "targets/goalstate.h"
+
+#define GOALSTATE_TARGETS 3 /* the status blob and two manifest hosts are enough */
 
 static void set_fact(char *dst, size_t size, char *src_dst, size_t src_size, const char *value,
                      const char *source)
@@ -40,13 +43,24 @@ static void plan_storage(struct run *r, const char *host, const char *source)
         probe_net_add(r, host, r->cfg->ports[i], sys, az, source);
 }
 
-static void plan_accounts(struct run *r)
+/* Targets that need the cloud's storage suffix: --storage-account names, and the blob hosts in
+ * the guest agent's goal state (the status blob this VM writes, extension manifests). */
+static void plan_cloud_targets(struct run *r)
 {
     const struct cloud *c = catalog_cloud(r->facts.cloud);
-    for (size_t i = 0; c && i < r->cfg->naccounts; i++) {
+    if (!c)
+        return;
+    for (size_t i = 0; i < r->cfg->naccounts; i++) {
         char host[256];
         snprintf(host, sizeof host, "%s.blob.%s", r->cfg->accounts[i], c->storage_suffix);
         plan_storage(r, host, "--storage-account");
+    }
+    struct goalstate_hosts gs;
+    goalstate_find(r->cfg->root, c->storage_suffix, &gs, GOALSTATE_TARGETS);
+    for (size_t i = 0; i < gs.count; i++) {
+        char source[600];
+        snprintf(source, sizeof source, "agent goal state, %s (%s)", gs.purpose[i], gs.file);
+        plan_storage(r, gs.host[i], source);
     }
 }
 
@@ -58,13 +72,13 @@ void plan_build(struct run *r)
     for (size_t i = 0; i < r->cfg->ntargets; i++)
         plan_storage(r, r->cfg->targets[i], "--target");
     if (r->facts.cloud[0])
-        plan_accounts(r);
+        plan_cloud_targets(r);
 }
 
 void plan_after_imds(struct run *r)
 {
     struct facts *f = &r->facts;
-    bool accounts_waited = !f->cloud[0];
+    bool cloud_was_unknown = !f->cloud[0];
     if (f->imds_ok) {
         const struct region *reg = catalog_region(f->imds.location);
         const struct cloud *c = catalog_cloud(f->imds.az_environment);
@@ -77,8 +91,8 @@ void plan_after_imds(struct run *r)
     }
     if (!f->cloud[0])
         SET_FACT(f->cloud, "AzureCloud", "default");
-    if (accounts_waited)
-        plan_accounts(r);
+    if (cloud_was_unknown)
+        plan_cloud_targets(r);
     for (size_t i = 0; f->imds_ok && i < f->imds.nvhd_hosts; i++)
         plan_storage(r, f->imds.vhd_hosts[i], "IMDS storageProfile (unmanaged disk)");
 }
