@@ -218,6 +218,7 @@ static void finish(struct http_xfer *x, CURLcode code)
     if (x->r.connect_ms > 0 || x->r.status > 0)
         x->r.tcp_connected = true;
     x->r.tls_done = x->r.tls_ms > 0 || (x->r.status > 0 && strncmp(x->url, "https:", 6) == 0);
+    curl_easy_getinfo(x->easy, CURLINFO_SSL_VERIFYRESULT, &x->r.verify_result);
     collect_certs(x);
     x->cb(x, x->arg);
 }
@@ -435,8 +436,10 @@ struct http_xfer *http_start(struct http_client *c, const struct http_spec *s, h
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_USERAGENT, "azbprobe/" AZB_VERSION);
     curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s->peek_cert ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, s->peek_cert ? 0L : 2L);
+    if (s->peek_cert)
+        curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
     if (c->ca_blob) {
         struct curl_blob blob = {c->ca_blob, c->ca_len, CURL_BLOB_NOCOPY};
         curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);

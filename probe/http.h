@@ -17,6 +17,7 @@ struct http_spec {
     const char *headers[4];/* extra request headers, NULL-terminated */
     long timeout_ms;
     size_t body_cap;       /* bytes of body to keep (more is read and discarded up to a limit) */
+    bool peek_cert;        /* TLS handshake only, verification off: to see an untrusted chain */
 };
 
 struct http_xfer;
@@ -40,6 +41,7 @@ struct http_result {
     char local_ip[64], remote_ip[64];
     int local_port;
     char tls_subject[256], tls_issuer[256], tls_chain[1024];
+    long verify_result;    /* OpenSSL X509_V_* of the chain (also with verification off) */
     long connect_ms, tls_ms, total_ms;
 };
 

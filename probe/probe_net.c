@@ -1,4 +1,5 @@
 /* net.tcp / net.tls / net.https: one HTTPS request to a storage endpoint, read layer by layer. */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,12 @@ struct net_probe {
     size_t job;
     char addr[64];
     struct http_xfer *xfer;
+    bool peeking;               /* the second, certificate-only look */
+    struct http_result first;   /* the real request's result */
+    char body[4097];
 };
+
+static void on_done(struct http_xfer *x, void *arg);
 
 static void fill(struct net_probe *p, size_t idx, const struct layer *l, long ms)
 {
@@ -26,11 +32,10 @@ static void fill(struct net_probe *p, size_t idx, const struct layer *l, long ms
     snprintf(c->summary, sizeof c->summary, "%s", l->summary);
 }
 
-static void on_done(struct http_xfer *x, void *arg)
+/* Fill the three checks from the transfer's result, and finish the job. */
+static void finalize(struct net_probe *p, const struct http_result *res)
 {
-    struct net_probe *p = arg;
     struct run *r = p->run;
-    const struct http_result *res = http_result(x);
     struct job *j = engine_job(r->engine, p->job);
     long ms = (long)(engine_now_ms() - j->started_ms);
     struct net_layers v;
@@ -38,17 +43,19 @@ static void on_done(struct http_xfer *x, void *arg)
     fill(p, p->c_tcp, &v.tcp, v.tcp.outcome == OUT_OK && res->connect_ms ? res->connect_ms : ms);
     fill(p, p->c_tls, &v.tls, v.tls.outcome == OUT_OK && res->tls_ms ? res->tls_ms : ms);
     fill(p, p->c_http, &v.http, ms);
-    struct check *tcp = &r->checks.items[p->c_tcp];
-    probe_record_transfer(r, tcp, res, p->addr);
+    probe_record_transfer(r, &r->checks.items[p->c_tcp], res, p->addr);
+    struct check *tls = &r->checks.items[p->c_tls];
     if (res->tls_issuer[0] || res->tls_subject[0]) {
-        struct check *tls = &r->checks.items[p->c_tls];
         check_ev(tls, "tls_subject", "%s", res->tls_subject);
         check_ev(tls, "tls_issuer", "%s", res->tls_issuer);
         if (res->tls_chain[0])
             check_ev(tls, "tls_chain", "%s", res->tls_chain);
     }
-    if (v.tls.outcome != OUT_OK && v.tls.outcome != OUT_SKIPPED)
-        check_ev(&r->checks.items[p->c_tls], "curl_error", "%d %s", res->curl_code, res->curl_error);
+    if (v.tls.outcome != OUT_OK && v.tls.outcome != OUT_SKIPPED) {
+        check_ev(tls, "curl_error", "%d %s", res->curl_code, res->curl_error);
+        if (res->verify_result)
+            check_ev(tls, "verify_result", "%ld", res->verify_result);
+    }
     struct check *h = &r->checks.items[p->c_http];
     if (res->status > 0) {
         check_ev(h, "http_status", "%ld", res->status);
@@ -61,9 +68,45 @@ static void on_done(struct http_xfer *x, void *arg)
         if (res->date[0])
             check_ev(h, "date", "%s", res->date);
     }
+    engine_job_done(r->engine, j);
+}
+
+/* A failed verification aborts the handshake before libcurl shows the chain: look again with
+ * verification off (handshake only, no request) to name whose certificate was presented. */
+static bool start_peek(struct net_probe *p)
+{
+    struct http_spec spec;
+    memset(&spec, 0, sizeof spec);
+    snprintf(spec.url, sizeof spec.url, "https://%s:%d/", p->host, p->port);
+    snprintf(spec.pin_addr, sizeof spec.pin_addr, "%s", p->addr);
+    spec.timeout_ms = p->run->cfg->timeout_ms;
+    spec.peek_cert = true;
+    p->peeking = true;
+    p->xfer = http_start(p->run->http, &spec, on_done, p);
+    return p->xfer != NULL;
+}
+
+static void on_done(struct http_xfer *x, void *arg)
+{
+    struct net_probe *p = arg;
+    const struct http_result *res = http_result(x);
+    if (p->peeking) {
+        snprintf(p->first.tls_subject, sizeof p->first.tls_subject, "%s", res->tls_subject);
+        snprintf(p->first.tls_issuer, sizeof p->first.tls_issuer, "%s", res->tls_issuer);
+        snprintf(p->first.tls_chain, sizeof p->first.tls_chain, "%s", res->tls_chain);
+        if (!p->first.verify_result)
+            p->first.verify_result = res->verify_result;
+    } else {
+        p->first = *res;
+        p->first.body = p->body;
+        snprintf(p->body, sizeof p->body, "%s", res->body ? res->body : "");
+    }
+    bool peek = !p->peeking && res->curl_code == CURLE_PEER_FAILED_VERIFICATION && !res->tls_issuer[0];
     p->xfer = NULL;
     http_xfer_free(x);
-    engine_job_done(r->engine, j);
+    if (peek && start_peek(p))
+        return;
+    finalize(p, &p->first);
 }
 
 static void skip_all(struct net_probe *p, const char *why)

@@ -26,6 +26,7 @@ fi
 STATE=$(mktemp -d /tmp/azbp-demo.XXXXXX) || exit 1
 
 # Tear down on every exit path; the signal traps turn signals into an exit so EXIT runs once.
+# shellcheck disable=SC2317  # called from the EXIT trap
 cleanup() {
     sh "$HERE/rig.sh" down "$STATE" 2>/dev/null
     rm -rf "$STATE"

@@ -57,12 +57,19 @@ load_env() {
 # Append NAME=VALUE to the env file (values never contain quotes).
 env_add() { printf "%s='%s'\n" "$1" "$2" >> "$STATE/env"; }
 
+# True while pid runs. A zombie counts as gone: on this kind of host pid 1 may never reap the
+# daemons that up left behind, and waiting for them would stall down for seconds.
+alive() {
+    [ -r "/proc/$1/status" ] || return 1
+    ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 # Kill one pid, but only if it still lives in one of our namespaces: a stale env file must
 # never make us kill an unrelated process that reused the pid.
 kill_ours() {
     pid=$1
     [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     ns=$(ip netns identify "$pid" 2>/dev/null)
     case "$ns" in
         "$AZ_NS"|"$VM_NS") ;;
@@ -70,7 +77,7 @@ kill_ours() {
     esac
     kill -TERM "$pid" 2>/dev/null
     i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 30 ]; do
+    while alive "$pid" && [ $i -lt 30 ]; do
         sleep 0.1; i=$((i + 1))
     done
     kill -KILL "$pid" 2>/dev/null
@@ -81,7 +88,8 @@ kill_ours() {
 
 do_down() {
     [ -r "$STATE/env" ] || { log "down: nothing to do (no $STATE/env)"; return 0; }
-    VM_NS= AZ_NS= NGINX_PID= DNS_CUSTOM_PID= DNS_AZURE_PID= DNSFAKE_PID=
+    VM_NS='' AZ_NS='' NGINX_PID='' DNS_CUSTOM_PID='' DNS_AZURE_PID='' DNSFAKE_PID=''
+    # shellcheck disable=SC1091
     . "$STATE/env"
     # nginx daemonized: its pid file is the truth if the env was written before it.
     if [ -z "$NGINX_PID" ] && [ -r "$STATE/run/nginx.pid" ]; then

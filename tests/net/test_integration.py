@@ -71,8 +71,29 @@ class Rig:
         return subprocess.run(["sh", RIG] + list(args), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=timeout, env=CLEAN_ENV)
 
+    @staticmethod
+    def adopt_orphans():
+        """Become a child subreaper, so the daemons rig.sh leaves running are reparented to us
+        and can be reaped after down (on some hosts pid 1 never reaps them)."""
+        try:
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)   # PR_SET_CHILD_SUBREAPER
+        except (OSError, AttributeError):
+            pass
+
+    @staticmethod
+    def reap():
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+
     @classmethod
     def up(cls):
+        cls.adopt_orphans()
         cls.state = tempfile.mkdtemp(prefix="azbp-rig-")
         r = cls.sh("up", cls.state)
         if r.returncode != 0:
@@ -96,6 +117,7 @@ class Rig:
             r = cls.sh("down", cls.state)
             if r.returncode != 0:
                 sys.stderr.write("rig.sh down failed:\n%s%s" % (r.stdout, r.stderr))
+            cls.reap()
         finally:
             if os.environ.get("AZBP_KEEP_STATE"):
                 sys.stderr.write("rig state kept in %s\n" % cls.state)
