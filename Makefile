@@ -90,3 +90,7 @@ clean:
 	rm -rf $(BUILD) azbprobe
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+bench: azbprobe
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench needs root (it builds network namespaces)" >&2; exit 2; fi
+	/usr/bin/python3 tests/net/bench.py 5

@@ -20,7 +20,10 @@ if [ $# -ne 1 ]; then
 fi
 bin=$1
 case $bin in */*) ;; *) bin=./$bin ;; esac
-[ -f "$bin" ] && [ -x "$bin" ] || { echo "$prog: '$1' is not an executable file" >&2; exit 2; }
+if [ ! -f "$bin" ] || [ ! -x "$bin" ]; then
+    echo "$prog: '$1' is not an executable file" >&2
+    exit 2
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 man=${AZB_MAN:-$here/azbprobe.1}

@@ -120,10 +120,12 @@ static void classify_storage_http(const struct http_result *r, struct layer *out
         say(out, OUT_ERROR, "HTTP request failed: %s", r->curl_error);
 }
 
-void classify_storage(const struct http_result *r, const char *host, int port, struct net_layers *out)
+void classify_storage(const struct http_result *r, const char *host, const char *addr, int port,
+                      struct net_layers *out)
 {
-    const char *addr = r->remote_ip[0] ? r->remote_ip : host;
-    classify_tcp(r, addr, port, &out->tcp);
+    if (r->remote_ip[0])
+        addr = r->remote_ip;
+    classify_tcp(r, addr && *addr ? addr : host, port, &out->tcp);
     if (out->tcp.outcome != OUT_OK) {
         say(&out->tls, OUT_SKIPPED, "not tried: TCP failed");
         say(&out->http, OUT_SKIPPED, "not tried: TCP failed");

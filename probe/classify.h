@@ -20,7 +20,7 @@ struct net_layers {
 
 /* A storage endpoint over HTTPS: fills all three layers (later layers OUT_SKIPPED when an
  * earlier one failed). */
-void classify_storage(const struct http_result *r, const char *host, int port,
+void classify_storage(const struct http_result *r, const char *host, const char *addr, int port,
                       struct net_layers *out);
 
 enum host_kind { HOST_WIRESERVER, HOST_HOSTGAPLUGIN, HOST_IMDS };

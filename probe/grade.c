@@ -76,12 +76,13 @@ static void check_source(struct run *r, struct check *c)
     check_ev(c, "expected_source", "%s (IMDS primary private IP)", want);
     if (c->status == STATUS_PASS) {
         c->status = STATUS_WARN;
-        check_why(c, "it left from %s, not the primary IP %s: the agent may use another source; check the "
-                     "route to 168.63.129.16 and policy routing", src, want);
+        check_why(c, "it left from %s, not the primary IP %s: platform endpoints expect the primary NIC's "
+                     "primary IP; check the route to %s and policy routing (multi-NIC, secondary IPs)",
+                  src, want, c->target);
     }
 }
 
-static void grade_one(struct run *r, struct check *c, bool host_ok, bool unmanaged)
+static void grade_one(struct check *c, bool host_ok, bool unmanaged)
 {
     bool good = ok(c);
     if (c->outcome == OUT_SKIPPED) {
@@ -97,7 +98,6 @@ static void grade_one(struct run *r, struct check *c, bool host_ok, bool unmanag
                           : "required: without it the agent reports Not Ready and backups fail "
                             "(UserErrorGuestAgentStatusUnavailable). 168.63.129.16 is not subject to NSGs or UDRs: "
                             "look at the guest firewall, a proxy, or the guest's route and source NIC");
-        check_source(r, c);
         return;
     }
     if (!is_storage(c) || strcmp(c->id, "dns.azure") == 0) {
@@ -148,8 +148,11 @@ void grade_run(struct run *r)
                    ok(checks_find(&r->checks, "wireserver.hostgaplugin", NULL, -1));
     bool unmanaged = r->facts.imds_ok && r->facts.imds.unmanaged_disks;
     for (size_t i = 0; i < r->checks.count; i++) {
-        grade_one(r, &r->checks.items[i], host_ok, unmanaged);
-        r->checks.items[i].graded = true;
+        struct check *c = &r->checks.items[i];
+        grade_one(c, host_ok, unmanaged);
+        if (strncmp(c->id, "wireserver.", 11) == 0 || strcmp(c->id, "imds.instance") == 0)
+            check_source(r, c);
+        c->graded = true;
     }
 }
 

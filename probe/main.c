@@ -63,6 +63,7 @@ static void system_resolvers(struct run *r, char *csv, size_t size)
         }
     }
     dns_servers_csv(rc.servers, rc.count, csv, size);
+    snprintf(f->first_resolver, sizeof f->first_resolver, "%s", rc.servers[0].addr);
     snprintf(f->resolvers, sizeof f->resolvers, "%s", csv);
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "probe/engine.h"
+#include "probe/netinfo.h"
 #include "probe/probes.h"
 
 struct dns_probe {
@@ -67,6 +68,13 @@ static void on_answer(void *arg, const struct dns_answer *a)
     c->outcome = a->outcome;
     c->duration_ms = (long)(engine_now_ms() - j->started_ms);
     check_ev(c, "resolver", "%s", resolver_label(p));
+    char src[64], ifname[64];
+    const char *server = p->azure ? p->run->facts.wireserver : p->run->facts.first_resolver;
+    if (netinfo_route_source(server, src, sizeof src)) {
+        check_ev(c, "local_address", "%s", src);
+        if (netinfo_ifname(src, ifname, sizeof ifname))
+            check_ev(c, "interface", "%s", ifname);
+    }
     if (a->outcome == OUT_OK) {
         check_ev(c, "addresses", "%s", a->addrs);
         if (a->chain[0])
@@ -78,6 +86,7 @@ static void on_answer(void *arg, const struct dns_answer *a)
         check_ev(c, "error", "%s", a->error);
     }
     describe(c, p, a);
+    run_progress(p->run, c);
     engine_job_done(p->run->engine, j);
 }
 

@@ -28,7 +28,7 @@ static void fill(struct net_probe *p, size_t idx, const struct layer *l, long ms
 {
     struct check *c = &p->run->checks.items[idx];
     c->outcome = l->outcome;
-    c->duration_ms = ms;
+    c->duration_ms = l->outcome == OUT_SKIPPED ? 0 : ms;
     snprintf(c->summary, sizeof c->summary, "%s", l->summary);
 }
 
@@ -39,10 +39,12 @@ static void finalize(struct net_probe *p, const struct http_result *res)
     struct job *j = engine_job(r->engine, p->job);
     long ms = (long)(engine_now_ms() - j->started_ms);
     struct net_layers v;
-    classify_storage(res, p->host, p->port, &v);
+    classify_storage(res, p->host, p->addr, p->port, &v);
+    /* each layer's own time: connect, then the handshake, then the whole request */
+    long tls_ms = res->tls_ms > res->connect_ms ? res->tls_ms - res->connect_ms : 0;
     fill(p, p->c_tcp, &v.tcp, v.tcp.outcome == OUT_OK && res->connect_ms ? res->connect_ms : ms);
-    fill(p, p->c_tls, &v.tls, v.tls.outcome == OUT_OK && res->tls_ms ? res->tls_ms : ms);
-    fill(p, p->c_http, &v.http, ms);
+    fill(p, p->c_tls, &v.tls, v.tls.outcome == OUT_OK ? tls_ms : ms);
+    fill(p, p->c_http, &v.http, v.http.outcome == OUT_OK && res->total_ms ? res->total_ms : ms);
     probe_record_transfer(r, &r->checks.items[p->c_tcp], res, p->addr);
     struct check *tls = &r->checks.items[p->c_tls];
     if (res->tls_issuer[0] || res->tls_subject[0]) {
@@ -68,6 +70,9 @@ static void finalize(struct net_probe *p, const struct http_result *res)
         if (res->date[0])
             check_ev(h, "date", "%s", res->date);
     }
+    size_t layers[3] = {p->c_tcp, p->c_tls, p->c_http};
+    for (size_t i = 0; i < 3; i++)
+        run_progress(r, &r->checks.items[layers[i]]);
     engine_job_done(r->engine, j);
 }
 

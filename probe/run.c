@@ -1,5 +1,6 @@
 #include "probe/run.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 void run_own(struct run *r, void *p)
@@ -13,4 +14,12 @@ void run_own(struct run *r, void *p)
         r->capowned = cap;
     }
     r->owned[r->nowned++] = p;
+}
+
+void run_progress(const struct run *r, const struct check *c)
+{
+    if (!r->cfg->verbose || r->cfg->quiet)
+        return;
+    fprintf(stderr, "azbprobe: %-24s %s%s%.0d %s (%ld ms)\n", c->id, c->target, c->port ? ":" : "", c->port,
+            outcome_name(c->outcome), c->duration_ms);
 }

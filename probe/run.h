@@ -19,6 +19,7 @@ struct facts {
     char cloud[32], cloud_source[32];
     char wireserver[64], wireserver_source[32];
     char resolvers[256], resolvers_source[300];
+    char first_resolver[64];   /* address of the first system resolver */
     bool resolv_stub;
     bool imds_ok;
     struct imds_info imds;
@@ -46,5 +47,7 @@ struct run {
 
 /* Remember a probe context to free at the end of the run. */
 void run_own(struct run *r, void *p);
+/* With --verbose, one line on stderr as a check gets its result. */
+void run_progress(const struct run *r, const struct check *c);
 
 #endif
