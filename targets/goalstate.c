@@ -10,6 +10,9 @@
 
 #include "probe/sysfile.h"
 
+/* How far before a URL its "statusUploadBlob" key may stand (vmSettings puts a type first). */
+#define LOOKBACK 160
+
 static bool ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
@@ -53,8 +56,8 @@ static void scan(const char *text, const char *blob_suffix, struct goalstate_hos
         if (!ends_with(host, blob_suffix) && !ends_with(host, ".blob.storage.azure.net"))
             continue;
         /* the status blob URL follows its element or key within a short distance */
-        size_t back = (size_t)(p - text) < 64 ? (size_t)(p - text) : 64;
-        char before[65];
+        size_t back = (size_t)(p - text) < LOOKBACK ? (size_t)(p - text) : LOOKBACK;
+        char before[LOOKBACK + 1];
         memcpy(before, p - back, back);
         before[back] = '\0';
         bool status = strcasestr(before, "statusuploadblob") != NULL;

@@ -25,7 +25,7 @@ struct log {
 };
 
 struct fake {
-    struct log *log;
+    struct engine *e;
     size_t index;          /* this job's index in the engine */
     int fds[2];            /* pipe for the pipe-driven job */
     size_t spawn;          /* jobs to add from start */
@@ -112,7 +112,7 @@ static size_t add_job(struct engine *e, const struct job_ops *ops, const size_t 
     size_t i = engine_add(e, ops, NULL, deps, ndeps);
     assert_true(i != (size_t)-1);
     assert_true(i < MAX_JOBS);
-    fakes[i] = (struct fake){.log = &lg, .index = i, .fds = {-1, -1}};
+    fakes[i] = (struct fake){.e = e, .index = i, .fds = {-1, -1}};
     engine_job(e, i)->ctx = &fakes[i];
     return i;
 }
@@ -206,6 +206,23 @@ static void test_deps_order(void **state)
     assert_int_equal(lg.started[0], a);
     assert_int_equal(lg.started[1], b);
     assert_int_equal(lg.started[2], c);
+    engine_free(e);
+}
+
+static void test_dep_on_later_job(void **state)
+{
+    (void)state;
+    struct engine *e = engine_new(1000, 8);
+    size_t later = 1;
+    size_t b = add_job(e, &now_ops, &later, 1);
+    size_t a = add_job(e, &now_ops, NULL, 0);
+    assert_int_equal(a, later);
+    int64_t t0 = engine_now_ms();
+    assert_int_equal(engine_run(e, t0 + 5000), 0);
+    assert_int_equal(lg.nstarted, 2);
+    assert_int_equal(lg.started[0], a);
+    assert_int_equal(lg.started[1], b);
+    assert_true(engine_now_ms() - t0 < 500);
     engine_free(e);
 }
 
@@ -411,7 +428,7 @@ static void test_job_adds_many_jobs(void **state)
 static void on_readable(void *arg, int fd, short revents)
 {
     struct fake *f = arg;
-    struct engine *e = (struct engine *)f->log;
+    struct engine *e = f->e;
     assert_true(revents & POLLIN);
     assert_int_equal(fd, f->fds[0]);
     char byte;
@@ -420,14 +437,11 @@ static void on_readable(void *arg, int fd, short revents)
     finish(e, f->index);
 }
 
-static struct engine *pipe_engine;
-
 static void start_pipe(struct engine *e, struct job *j)
 {
     struct fake *f = j->ctx;
     note_start(e, j);
     assert_int_equal(pipe(f->fds), 0);
-    f->log = (struct log *)(void *)e;
     assert_int_equal(engine_watch(e, f->fds[0], POLLIN, on_readable, f), 0);
 }
 
@@ -470,11 +484,8 @@ static void test_pipe_jobs(void **state)
 {
     (void)state;
     struct engine *e = engine_new(2000, 4);
-    pipe_engine = e;
     for (int i = 0; i < 3; i++)
         add_job(e, &pipe_ops, NULL, 0);
-    for (int i = 0; i < 3; i++)
-        fakes[i].fds[0] = fakes[i].fds[1] = -1;
     size_t dep = 2;
     size_t last = add_job(e, &now_ops, &dep, 1);
     struct writer w = {0, 3, 0};
@@ -562,6 +573,7 @@ int main(void)
         T(test_job_deadline),
         T(test_deadline_engine_finishes_job),
         T(test_deps_order),
+        T(test_dep_on_later_job),
         T(test_deps_wait_for_running_job),
         T(test_deps_never_done),
         T(test_concurrency_cap),
