@@ -4,6 +4,7 @@
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -65,6 +66,8 @@ check: check-unit check-integration
 check-unit: azbprobe $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; ./$$t || fail=1; done; \
 	sh tests/cli_test.sh ./azbprobe || fail=1; \
+	sh packaging/check-options.sh ./azbprobe || fail=1; \
+	sh tests/lint.sh || fail=1; \
 	exit $$fail
 
 check-integration: azbprobe
@@ -79,12 +82,13 @@ lint:
 	sh tests/lint.sh
 
 install: azbprobe
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 azbprobe $(DESTDIR)$(BINDIR)/azbprobe
 	install -m 0644 packaging/azbprobe.1 $(DESTDIR)$(MANDIR)/man1/azbprobe.1
+	install -m 0644 packaging/azbprobe.bash-completion $(DESTDIR)$(BASHCOMPDIR)/azbprobe
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/azbprobe $(DESTDIR)$(MANDIR)/man1/azbprobe.1
+	rm -f $(DESTDIR)$(BINDIR)/azbprobe $(DESTDIR)$(MANDIR)/man1/azbprobe.1 $(DESTDIR)$(BASHCOMPDIR)/azbprobe
 
 clean:
 	rm -rf $(BUILD) azbprobe

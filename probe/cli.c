@@ -153,6 +153,8 @@ bool cli_valid_hostname(const char *s)
             return false;
         }
     }
+    if (s[len - 1] == '-')
+        return false;
     return label > 0 || s[len - 1] == '.';
 }
 
@@ -334,10 +336,12 @@ int cli_parse(int argc, char **argv, struct config *cfg, char *err, size_t errle
     shortopts[ns] = '\0';
 
     config_defaults(cfg);
-    optind = 1;
+    optind = 0; /* glibc: a full reset, also of a half-read option group */
     opterr = 0;
     int id;
-    while ((id = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+    while ((optopt = 0, id = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        if (id == '?' && optopt)
+            return usage_error(err, errlen, "unknown option '-%c' (see --help)", optopt);
         if (id == '?')
             return usage_error(err, errlen, "unknown option '%.64s' (see --help)", argv[optind - 1]);
         if (id == ':')

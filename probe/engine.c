@@ -150,17 +150,22 @@ static bool deps_done(const struct engine *e, const struct job *j)
  * add jobs or finish at once, so indexes are re-read each time. */
 static void start_ready(struct engine *e)
 {
-    for (size_t i = 0; i < e->njobs && e->running < (size_t)e->parallel; i++) {
-        if (e->jobs[i].state != JOB_PENDING || !deps_done(e, &e->jobs[i]))
-            continue;
-        struct job *j = &e->jobs[i];
-        j->state = JOB_RUNNING;
-        j->started_ms = engine_now_ms();
-        j->deadline_ms = j->started_ms + e->timeout_ms;
-        e->running++;
-        e->started[e->nstarted++] = i;
-        j->ops->start(e, &e->jobs[i]);
-    }
+    bool started;
+    do { /* a job that ends inside start() may free jobs listed before it: go round again */
+        started = false;
+        for (size_t i = 0; i < e->njobs && e->running < (size_t)e->parallel; i++) {
+            if (e->jobs[i].state != JOB_PENDING || !deps_done(e, &e->jobs[i]))
+                continue;
+            struct job *j = &e->jobs[i];
+            j->state = JOB_RUNNING;
+            j->started_ms = engine_now_ms();
+            j->deadline_ms = j->started_ms + e->timeout_ms;
+            e->running++;
+            e->started[e->nstarted++] = i;
+            started = true;
+            j->ops->start(e, &e->jobs[i]);
+        }
+    } while (started);
 }
 
 static bool has_startable(const struct engine *e)

@@ -1,19 +1,10 @@
 /* Escaping for each output: untrusted bytes (server headers, certificate names, DNS names) must
  * not move a terminal's cursor, break a markdown table or make JSON invalid. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "probe/render/render.h"
-
-void escape_text(const char *in, char *out, size_t size)
-{
-    size_t o = 0;
-    for (; *in && o + 1 < size; in++) {
-        unsigned char ch = (unsigned char)*in;
-        out[o++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-    }
-    out[o] = '\0';
-}
 
 void escape_markdown(const char *in, char *out, size_t size)
 {
@@ -72,22 +63,54 @@ void clean_utf8(const char *in, char *out, size_t size)
     out[o] = '\0';
 }
 
+/* Terminal-safe: invalid UTF-8, C0 and C1 controls (ESC, CSI U+009B) and DEL become '?'. */
+void escape_text(const char *in, char *out, size_t size)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    while (*s) {
+        size_t n = utf8_len(s);
+        bool control = n == 0 || *s < 0x20 || *s == 0x7f || (n == 2 && s[0] == 0xc2 && s[1] < 0xa0);
+        size_t take = n ? n : 1;
+        if (o + (control ? 1 : n) >= size)
+            break;
+        if (control) {
+            out[o++] = '?';
+        } else {
+            memcpy(out + o, s, n);
+            o += n;
+        }
+        s += take;
+    }
+    out[o] = '\0';
+}
+
+/* Shorten to width characters (code points), keeping both ends around "...". */
 void ellipsize(const char *in, char *out, size_t size, int width)
 {
     size_t len = strlen(in);
-    if (width < 8 || len <= (size_t)width) {
-        escape_text(in, out, size);
+    char *clean = malloc(len + 1);
+    if (!clean) {
+        if (size)
+            out[0] = '\0';
         return;
     }
-    size_t head = (size_t)(width - 3) / 2, tail = (size_t)width - 3 - head;
-    char buf[512];
-    if ((size_t)width >= sizeof buf) {
-        escape_text(in, out, size);
+    escape_text(in, clean, len + 1);
+    size_t chars = 0, w = width > 0 ? (size_t)width : 0;
+    for (const char *p = clean; *p; p++)
+        chars += ((unsigned char)*p & 0xc0) != 0x80;
+    if (chars <= w) {
+        snprintf(out, size, "%s", clean);
+        free(clean);
         return;
     }
-    memcpy(buf, in, head);
-    memcpy(buf + head, "...", 3);
-    memcpy(buf + head + 3, in + len - tail, tail);
-    buf[width] = '\0';
-    escape_text(buf, out, size);
+    size_t head = w >= 4 ? (w - 3) / 2 : w, tail = w >= 4 ? w - 3 - head : 0;
+    /* byte offsets of the first `head` and the last `tail` characters */
+    size_t hb = 0, tb = strlen(clean);
+    for (size_t k = 0; k < head; k++)
+        do hb++; while (((unsigned char)clean[hb] & 0xc0) == 0x80);
+    for (size_t k = 0; k < tail; k++)
+        do tb--; while (((unsigned char)clean[tb] & 0xc0) == 0x80);
+    snprintf(out, size, "%.*s%s%s", (int)hb, clean, w >= 4 ? "..." : "", w >= 4 ? clean + tb : "");
+    free(clean);
 }

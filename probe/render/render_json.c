@@ -60,7 +60,7 @@ int render_json(const struct run *r, FILE *out)
         json_object_array_add(checks, o);
     }
     json_object_object_add(root, "checks", checks);
-    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
     int rc = fprintf(out, "%s\n", s) < 0 ? -1 : 0;
     json_object_put(root);
     return rc;

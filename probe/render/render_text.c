@@ -28,21 +28,56 @@ static void upper(const char *in, char *out, size_t size)
     out[i] = '\0';
 }
 
-/* Word-wrap text at WIDTH columns, every line indented. */
+/* Columns taken by the first n bytes of UTF-8 text. */
+static int columns(const char *s, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return c;
+}
+
+/* Bytes of s that fit in cols columns (never splitting a character). */
+static size_t fit_bytes(const char *s, size_t n, int cols)
+{
+    size_t i = 0;
+    for (int c = 0; i < n; c++) {
+        if (c == cols)
+            break;
+        do i++; while (i < n && ((unsigned char)s[i] & 0xc0) == 0x80);
+    }
+    return i;
+}
+
+/* Word-wrap text at WIDTH columns under a label, every line indented; words longer than a line
+ * are cut across lines. */
 static void wrap(FILE *out, const char *indent, const char *label, const char *text)
 {
     char clean[2048];
     escape_text(text, clean, sizeof clean);
-    int col = fprintf(out, "%s%s", indent, label);
+    int margin = columns(indent, strlen(indent)) + columns(label, strlen(label));
+    int col = fprintf(out, "%s%s", indent, label) > 0 ? margin : 0;
     const char *p = clean;
     while (*p) {
         size_t word = strcspn(p, " ");
-        if (col + (int)word + 1 > WIDTH && col > (int)strlen(indent) + (int)strlen(label)) {
-            col = fprintf(out, "\n%s%*s", indent, (int)strlen(label), "") - 1;
-        } else if (p != clean) {
-            col += fprintf(out, " ");
+        int wc = columns(p, word);
+        if (col > margin && col + 1 + wc > WIDTH) {
+            fprintf(out, "\n%s%*s", indent, margin - columns(indent, strlen(indent)), "");
+            col = margin;
+        } else if (col > margin) {
+            fputc(' ', out);
+            col++;
         }
-        col += fprintf(out, "%.*s", (int)word, p);
+        while (col + wc > WIDTH) { /* a word longer than the line */
+            size_t part = fit_bytes(p, word, WIDTH - col);
+            fprintf(out, "%.*s\n%s%*s", (int)part, p, indent, margin - columns(indent, strlen(indent)), "");
+            p += part;
+            word -= part;
+            wc = columns(p, word);
+            col = margin;
+        }
+        fprintf(out, "%.*s", (int)word, p);
+        col += wc;
         p += word;
         while (*p == ' ')
             p++;
@@ -58,8 +93,8 @@ static void facts(const struct run *r, FILE *out)
         if (!f->markdown || strcmp(f->key, "verdict") == 0 || strcmp(f->key, "version") == 0)
             continue;
         const char *v = f->get(r, buf, sizeof buf);
-        escape_text(v ? v : "-", line, sizeof line);
-        fprintf(out, "  %-20s %s\n", f->title, line);
+        snprintf(line, sizeof line, "%-20s ", f->title);
+        wrap(out, "  ", line, v ? v : "-");
     }
 }
 
@@ -108,7 +143,7 @@ static void details(const struct run *r, FILE *out, bool color)
         char head[400], clean[400];
         snprintf(head, sizeof head, "%s%s (%s, %s)", ck->id, target, ck->path[0] ? ck->path : "-",
                  ck->required ? "required" : "not required");
-        escape_text(head, clean, sizeof clean);
+        ellipsize(head, clean, sizeof clean, WIDTH - (int)strlen(st) - 3);
         fprintf(out, "\n%s[%s]%s %s\n", color_of(ck->status, color), st, color ? "\033[0m" : "", clean);
         wrap(out, "  ", "", ck->summary);
         if (ck->why[0])

@@ -35,7 +35,7 @@ static void tls_ok(struct http_result *r)
 static void storage(const struct http_result *r, struct net_layers *l)
 {
     memset(l, 0x5a, sizeof *l);
-    classify_storage(r, HOST, 443, l);
+    classify_storage(r, HOST, NULL, 443, l);
 }
 
 static void test_storage_ok(void **state)
@@ -127,7 +127,7 @@ static void test_storage_tcp_timeout(void **state)
     assert_non_null(strstr(l.tcp.summary, "weird failure 42"));
 }
 
-static void test_storage_host_name_used_without_remote_ip(void **state)
+static void test_storage_address_shown(void **state)
 {
     (void)state;
     struct http_result r;
@@ -138,6 +138,21 @@ static void test_storage_host_name_used_without_remote_ip(void **state)
     storage(&r, &l);
     assert_int_equal(l.tcp.outcome, OUT_REFUSED);
     assert_non_null(strstr(l.tcp.summary, HOST ":443"));
+
+    memset(&l, 0x5a, sizeof l);
+    classify_storage(&r, HOST, "20.60.9.9", 443, &l);
+    assert_int_equal(l.tcp.outcome, OUT_REFUSED);
+    assert_non_null(strstr(l.tcp.summary, "20.60.9.9:443"));
+    assert_int_equal(l.tls.outcome, OUT_SKIPPED);
+
+    memset(&l, 0x5a, sizeof l);
+    classify_storage(&r, HOST, "", 443, &l);
+    assert_non_null(strstr(l.tcp.summary, HOST ":443"));
+
+    snprintf(r.remote_ip, sizeof r.remote_ip, "20.60.1.2");
+    memset(&l, 0x5a, sizeof l);
+    classify_storage(&r, HOST, "20.60.9.9", 443, &l);
+    assert_non_null(strstr(l.tcp.summary, "20.60.1.2:443"));
 }
 
 static void test_tls_untrusted(void **state)
@@ -400,7 +415,7 @@ int main(void)
         cmocka_unit_test(test_storage_refused),
         cmocka_unit_test(test_storage_unreachable),
         cmocka_unit_test(test_storage_tcp_timeout),
-        cmocka_unit_test(test_storage_host_name_used_without_remote_ip),
+        cmocka_unit_test(test_storage_address_shown),
         cmocka_unit_test(test_tls_untrusted),
         cmocka_unit_test(test_tls_hostname_mismatch),
         cmocka_unit_test(test_tls_reset_after_hello),

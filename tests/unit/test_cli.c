@@ -322,6 +322,7 @@ static void test_bad_syntax(void **state)
     expect_error("--bogus", "--bogus", NULL);
     expect_error("--bogus", "--region", "northeurope", "--bogus", "3", NULL);
     expect_error("-x", "-x", NULL);
+    expect_error("'-x'", "-xv", NULL); /* inside a group of short options */
     expect_error("--timeout", "--timeout", NULL);
     expect_error("--region", "--quiet", "--region", NULL);
     expect_error("'stray'", "stray", NULL);
@@ -340,6 +341,15 @@ static void test_parse_again_after_error(void **state)
     assert_string_equal(cfg.region, "uksouth");
     assert_int_equal(cfg.ntargets, 0);
     assert_int_equal(cfg.timeout_ms, 5000);
+    config_free(&cfg);
+    /* a group half read when the error struck */
+    assert_int_equal(parse(&cfg, err, sizeof err, "-vZq", NULL), 2);
+    config_free(&cfg);
+    assert_int_equal(parse(&cfg, err, sizeof err, "--region", "uksouth", NULL), 0);
+    assert_false(cfg.quiet);
+    assert_int_equal(cfg.verbose, 0);
+    config_free(&cfg);
+    assert_int_equal(parse(&cfg, err, sizeof err, NULL), 0);
     config_free(&cfg);
 }
 
@@ -418,6 +428,8 @@ static void test_valid_hostname(void **state)
     assert_false(cli_valid_hostname("bad host!"));
     assert_false(cli_valid_hostname("-a.example"));
     assert_false(cli_valid_hostname("a-.example"));
+    assert_false(cli_valid_hostname("a.example-"));
+    assert_false(cli_valid_hostname("foo-"));
     assert_false(cli_valid_hostname("a..example"));
     assert_false(cli_valid_hostname(".example"));
     assert_false(cli_valid_hostname("host/path"));

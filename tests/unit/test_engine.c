@@ -222,7 +222,22 @@ static void test_dep_on_later_job(void **state)
     assert_int_equal(lg.nstarted, 2);
     assert_int_equal(lg.started[0], a);
     assert_int_equal(lg.started[1], b);
-    assert_true(engine_now_ms() - t0 < 500);
+    assert_int_equal(engine_job(e, b)->state, JOB_DONE);
+    engine_free(e);
+}
+
+/* A job that ends inside start() frees a waiting job listed before it: no idle wait. */
+static void test_dep_freed_during_start(void **state)
+{
+    (void)state;
+    struct engine *e = engine_new(5000, 8);
+    size_t later = 1;
+    size_t b = add_job(e, &now_ops, &later, 1);
+    add_job(e, &now_ops, NULL, 0);
+    int64_t t0 = engine_now_ms();
+    assert_int_equal(engine_run(e, t0 + 5000), 0);
+    assert_true(engine_now_ms() - t0 < 200);
+    assert_int_equal(engine_job(e, b)->state, JOB_DONE);
     engine_free(e);
 }
 
@@ -574,6 +589,7 @@ int main(void)
         T(test_deadline_engine_finishes_job),
         T(test_deps_order),
         T(test_dep_on_later_job),
+        T(test_dep_freed_during_start),
         T(test_deps_wait_for_running_job),
         T(test_deps_never_done),
         T(test_concurrency_cap),

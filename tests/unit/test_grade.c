@@ -355,6 +355,41 @@ static void test_wireserver_source_address(void **state)
     assert_int_equal(grade_verdict(&r->checks), STATUS_WARN);
 }
 
+static void test_imds_source_address(void **state)
+{
+    struct fixture *f = *state;
+    struct run *r = &f->run;
+    snprintf(r->facts.imds.private_ip, sizeof r->facts.imds.private_ip, "10.0.1.4");
+    add_host_path(r, OUT_OK, OUT_OK);
+    size_t i = add(r, "imds.instance", "169.254.169.254", 80, OUT_OK);
+    check_ev(&r->checks.items[i], "local_address", "10.0.3.9");
+    size_t s = add(r, "net.tcp", ACCT, 443, OUT_OK);
+    check_ev(&r->checks.items[s], "local_address", "10.0.3.9");
+    add(r, "dns.system", ACCT, 0, OUT_OK);
+    grade_run(r);
+    const struct check *imds = get(r, "imds.instance", 80);
+    assert_int_equal(imds->status, STATUS_WARN);
+    assert_false(imds->required);
+    assert_non_null(strstr(check_ev_get(imds, "expected_source"), "10.0.1.4"));
+    assert_non_null(strstr(imds->why, "169.254.169.254"));
+    const struct check *tcp = get(r, "net.tcp", 443);
+    assert_int_equal(tcp->status, STATUS_PASS);
+    assert_null(check_ev_get(tcp, "expected_source"));
+}
+
+static void test_no_private_ip_no_source_check(void **state)
+{
+    struct fixture *f = *state;
+    struct run *r = &f->run;
+    add_host_path(r, OUT_OK, OUT_OK);
+    check_ev(&r->checks.items[0], "local_address", "10.0.2.5");
+    add(r, "dns.system", ACCT, 0, OUT_OK);
+    grade_run(r);
+    const struct check *ws = get(r, "wireserver.http", 80);
+    assert_int_equal(ws->status, STATUS_PASS);
+    assert_null(check_ev_get(ws, "expected_source"));
+}
+
 static void test_wireserver_source_failing_stays_fail(void **state)
 {
     struct fixture *f = *state;
@@ -422,6 +457,8 @@ int main(void)
         T(test_no_storage_targets),
         T(test_storage_targets_absent_with_dns),
         T(test_wireserver_source_address),
+        T(test_imds_source_address),
+        T(test_no_private_ip_no_source_check),
         T(test_wireserver_source_failing_stays_fail),
         T(test_informational_checks),
         cmocka_unit_test(test_verdict_order),

@@ -29,6 +29,12 @@ static void test_escape_text(void **state)
     assert_string_equal(out, "abc");
     escape_text("", out, sizeof out);
     assert_string_equal(out, "");
+    escape_text("a\xc2\x9b" "2J", out, sizeof out); /* C1 CSI, as UTF-8 */
+    assert_string_equal(out, "a?2J");
+    escape_text("a\x9b" "2J\xff", out, sizeof out); /* raw CSI byte, invalid UTF-8 */
+    assert_string_equal(out, "a?2J?");
+    escape_text("\xc2\xa0nbsp", out, sizeof out); /* U+00A0 is printable */
+    assert_string_equal(out, "\xc2\xa0nbsp");
 }
 
 static void test_escape_markdown(void **state)
@@ -104,6 +110,24 @@ static void test_ellipsize(void **state)
     ellipsize("\033[31mabcdefghijklmnopqrstuvwxyz", out, sizeof out, 12);
     assert_int_equal(strlen(out), 12);
     assert_null(strchr(out, '\033'));
+    ellipsize("abcdefghijkl", out, sizeof out, 5);
+    assert_string_equal(out, "a...l");
+    ellipsize("abcdefghijkl", out, sizeof out, 3);
+    assert_string_equal(out, "abc");
+    char big[1000], wide[700];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ellipsize(big, wide, sizeof wide, 600);
+    assert_int_equal(strlen(wide), 600);
+    char e11[23];
+    for (int i = 0; i < 11; i++)
+        memcpy(e11 + 2 * i, "\xc3\xa9", 2);
+    e11[22] = '\0';
+    ellipsize(e11, out, sizeof out, 10); /* counts characters, never splits one */
+    assert_string_equal(out, "\xc3\xa9\xc3\xa9\xc3\xa9...\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    char clean[64];
+    clean_utf8(out, clean, sizeof clean);
+    assert_string_equal(clean, out);
 }
 
 /* ---- a graded run ---- */
@@ -391,6 +415,9 @@ static void test_text_long_target_table(void **state)
     target[sizeof target - 1] = '\0';
     struct fixture *f = new_fixture();
     long_run(&f->run, target);
+    snprintf(f->run.facts.resolvers, sizeof f->run.facts.resolvers, "%s",
+             "[2001:db8:1234:5678:9abc:def0:1234:5678]:53,[2001:db8:1234:5678:9abc:def0:1234:5679]:53,"
+             "[2001:db8:1234:5678:9abc:def0:1234:567a]:53");
     grade_run(&f->run);
     char *text = render(&f->run, 0, false);
     assert_null(strchr(text, '\033'));
@@ -408,6 +435,7 @@ static void test_text_long_target_table(void **state)
     }
     assert_int_equal(rows, 1 + f->run.checks.count);
     assert_int_equal(shortened, 3);
+    assert_int_equal(wide_lines(text), 0); /* the details' headings and long words too */
     free(text);
     free_fixture(f);
 }
