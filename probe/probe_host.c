@@ -56,7 +56,8 @@ static void on_done(struct http_xfer *x, void *arg)
     c->outcome = l.outcome;
     c->duration_ms = (long)(engine_now_ms() - j->started_ms);
     snprintf(c->summary, sizeof c->summary, "%s", l.summary);
-    probe_record_transfer(r, c, res, p->addr);
+    probe_record_transfer(c, res, p->addr);
+    probe_record_response(r, c, res);
     run_progress(r, c);
     if (p->kind == HOST_IMDS && l.outcome == OUT_OK)
         imds_facts(r, &r->checks.items[p->check], res);

@@ -45,7 +45,7 @@ static void finalize(struct net_probe *p, const struct http_result *res)
     fill(p, p->c_tcp, &v.tcp, v.tcp.outcome == OUT_OK && res->connect_ms ? res->connect_ms : ms);
     fill(p, p->c_tls, &v.tls, v.tls.outcome == OUT_OK ? tls_ms : ms);
     fill(p, p->c_http, &v.http, v.http.outcome == OUT_OK && res->total_ms ? res->total_ms : ms);
-    probe_record_transfer(r, &r->checks.items[p->c_tcp], res, p->addr);
+    probe_record_transfer(&r->checks.items[p->c_tcp], res, p->addr);
     struct check *tls = &r->checks.items[p->c_tls];
     if (res->tls_issuer[0] || res->tls_subject[0]) {
         check_ev(tls, "tls_subject", "%s", res->tls_subject);
@@ -58,18 +58,7 @@ static void finalize(struct net_probe *p, const struct http_result *res)
         if (res->verify_result)
             check_ev(tls, "verify_result", "%ld", res->verify_result);
     }
-    struct check *h = &r->checks.items[p->c_http];
-    if (res->status > 0) {
-        check_ev(h, "http_status", "%ld", res->status);
-        if (res->request_id[0])
-            check_ev(h, "x_ms_request_id", "%s", res->request_id);
-        if (res->error_code[0])
-            check_ev(h, "x_ms_error_code", "%s", res->error_code);
-        if (res->server[0])
-            check_ev(h, "server", "%s", res->server);
-        if (res->date[0])
-            check_ev(h, "date", "%s", res->date);
-    }
+    probe_record_response(r, &r->checks.items[p->c_http], res);
     size_t layers[3] = {p->c_tcp, p->c_tls, p->c_http};
     for (size_t i = 0; i < 3; i++)
         run_progress(r, &r->checks.items[layers[i]]);

@@ -20,7 +20,7 @@ static void note_date(struct run *r, const char *date, const char *from)
     snprintf(r->facts.clock_from, sizeof r->facts.clock_from, "%s", from);
 }
 
-void probe_record_transfer(struct run *r, struct check *c, const struct http_result *res,
+void probe_record_transfer(struct check *c, const struct http_result *res,
                            const char *dst_ip)
 {
     char src[64] = "", ifname[64] = "";
@@ -35,18 +35,25 @@ void probe_record_transfer(struct run *r, struct check *c, const struct http_res
     }
     if (dst_ip && dst_ip[0])
         check_ev(c, "remote_address", "%s", res->remote_ip[0] ? res->remote_ip : dst_ip);
-    if (res->status > 0) {
-        check_ev(c, "http_status", "%ld", res->status);
-        if (res->server[0])
-            check_ev(c, "server", "%s", res->server);
-        if (res->date[0])
-            check_ev(c, "date", "%s", res->date);
-    }
     if (res->curl_code != CURLE_OK)
         check_ev(c, "curl_error", "%d %s", res->curl_code, res->curl_error);
     if (res->os_errno)
         check_ev(c, "errno", "%ld %s", res->os_errno, strerror((int)res->os_errno));
+}
+
+void probe_record_response(struct run *r, struct check *c, const struct http_result *res)
+{
+    if (res->status <= 0)
+        return;
+    check_ev(c, "http_status", "%ld", res->status);
+    const struct { const char *key, *value; } headers[] = {
+        {"server", res->server}, {"date", res->date}, {"x_ms_request_id", res->request_id},
+        {"x_ms_error_code", res->error_code},
+    };
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++)
+        if (headers[i].value[0])
+            check_ev(c, headers[i].key, "%s", headers[i].value);
     /* Only a response Azure itself sent says what Azure's clock reads. */
-    if (res->status > 0 && (res->request_id[0] || strstr(c->id, "wireserver") || strstr(c->id, "imds")))
+    if (res->request_id[0] || strstr(c->id, "wireserver") || strstr(c->id, "imds"))
         note_date(r, res->date, c->id);
 }

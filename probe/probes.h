@@ -22,8 +22,11 @@ void probe_net_add(struct run *r, const char *host, int port, size_t dns_system_
 /* wireserver.http, wireserver.hostgaplugin, imds.instance. Returns the job index. */
 size_t probe_host_add(struct run *r, enum host_kind kind);
 
-/* Shared evidence of a transfer: the addresses and interface it used, timings, Date. */
-void probe_record_transfer(struct run *r, struct check *c, const struct http_result *res,
+/* Shared evidence of a transfer: the addresses and interface it used, and the error if any. */
+void probe_record_transfer(struct check *c, const struct http_result *res,
                            const char *dst_ip);
+/* The response's telling headers (status, server, date, Azure's request id and error code); an
+ * Azure response's Date also tells the VM's clock skew. */
+void probe_record_response(struct run *r, struct check *c, const struct http_result *res);
 
 #endif

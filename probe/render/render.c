@@ -30,3 +30,8 @@ void render_tally_line(const struct tally *t, char *out, size_t size)
     snprintf(out, size, "%zu required check%s failed, %zu warning%s, %zu passed, %zu skipped", t->fail,
              t->fail == 1 ? "" : "s", t->warn, t->warn == 1 ? "" : "s", t->pass, t->skip);
 }
+
+bool render_detailed(const struct check *c)
+{
+    return c->status == STATUS_FAIL || c->status == STATUS_WARN;
+}

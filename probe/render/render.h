@@ -48,6 +48,8 @@ struct tally {
     size_t pass, warn, fail, skip;
 };
 void render_tally(const struct run *r, struct tally *t);
+/* Failures and warnings get a details section; passes and skips only a table row. */
+bool render_detailed(const struct check *c);
 /* "1 required check failed, 2 warnings, 10 passed, 1 skipped" */
 void render_tally_line(const struct tally *t, char *out, size_t size);
 #endif

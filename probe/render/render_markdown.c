@@ -45,7 +45,7 @@ int render_markdown(const struct run *r, FILE *out)
     bool any = false;
     for (size_t c = 0; c < r->checks.count; c++) {
         const struct check *ck = &r->checks.items[c];
-        if (ck->status != STATUS_FAIL && ck->status != STATUS_WARN)
+        if (!render_detailed(ck))
             continue;
         if (!any)
             fputs("\n### Failures and warnings\n", out);

@@ -129,7 +129,7 @@ static void details(const struct run *r, FILE *out, bool color)
     bool any = false;
     for (size_t c = 0; c < r->checks.count; c++) {
         const struct check *ck = &r->checks.items[c];
-        if (ck->status != STATUS_FAIL && ck->status != STATUS_WARN)
+        if (!render_detailed(ck))
             continue;
         if (!any)
             fputs("\nDetails\n", out);
