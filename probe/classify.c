@@ -95,6 +95,19 @@ static void classify_tls(const struct http_result *r, const char *host, struct l
 
 static void classify_storage_http(const struct http_result *r, struct layer *out)
 {
+    /* a response that never completed says nothing about who sent it */
+    if (r->curl_code == CURLE_OPERATION_TIMEDOUT) {
+        if (r->status)
+            say(out, OUT_TIMEOUT, "HTTP %ld started but did not complete within the timeout (a stalled or slow sender)",
+                r->status);
+        else
+            say(out, OUT_TIMEOUT, "TLS up but no HTTP response within the timeout");
+        return;
+    }
+    if (r->curl_code == CURLE_WRITE_ERROR) {
+        say(out, OUT_ERROR, "HTTP response rejected: %s", r->curl_error);
+        return;
+    }
     if (r->status > 0) {
         if (has(r->body, "Action: Deny"))
             say(out, OUT_FIREWALL_DENY, "HTTP %ld from a firewall, not Azure Storage: \"%.120s\"", r->status,
@@ -112,9 +125,7 @@ static void classify_storage_http(const struct http_result *r, struct layer *out
                 r->status, r->server[0] ? r->server : "not named");
         return;
     }
-    if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
-        say(out, OUT_TIMEOUT, "TLS up but no HTTP response within the timeout");
-    else if (r->curl_code == CURLE_GOT_NOTHING || r->os_errno == ECONNRESET)
+    if (r->curl_code == CURLE_GOT_NOTHING || r->os_errno == ECONNRESET)
         say(out, OUT_RESET, "connection closed after the HTTP request without a response: a filtering device");
     else
         say(out, OUT_ERROR, "HTTP request failed: %s", r->curl_error);
@@ -147,10 +158,12 @@ void classify_host(const struct http_result *r, enum host_kind kind, const char 
     classify_tcp(r, addr, port, out);
     if (out->outcome != OUT_OK)
         return;
+    if (r->curl_code == CURLE_OPERATION_TIMEDOUT) {
+        say(out, OUT_TIMEOUT, "%s %s:%d accepted TCP but its HTTP response did not complete in time", name, addr, port);
+        return;
+    }
     if (r->status == 0) {
-        if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
-            say(out, OUT_TIMEOUT, "%s %s:%d accepted TCP but sent no HTTP response", name, addr, port);
-        else if (r->curl_code == CURLE_GOT_NOTHING || r->os_errno == ECONNRESET)
+        if (r->curl_code == CURLE_GOT_NOTHING || r->os_errno == ECONNRESET)
             say(out, OUT_RESET, "%s %s:%d closed the connection without a response", name, addr, port);
         else
             say(out, OUT_ERROR, "%s %s:%d: %s", name, addr, port, r->curl_error);

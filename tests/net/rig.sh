@@ -33,6 +33,7 @@ ST_DROP=203.0.113.13      # NSG: silent drop
 ST_ICMP=203.0.113.14      # NSG: ICMP admin-prohibited
 ST_FWDENY=203.0.113.16    # Azure Firewall style HTTP 470 deny page
 ST_ACCTFW=203.0.113.17    # storage account firewall: 403 AuthorizationFailure
+ST_HOSTILE=203.0.113.18   # hostile.py: endless headers on 443, a slow sender on 8443
 BH_FIRST=101              # 203.0.113.101-.120: twenty blackholed storage IPs
 BH_LAST=120
 
@@ -88,14 +89,14 @@ kill_ours() {
 
 do_down() {
     [ -r "$STATE/env" ] || { log "down: nothing to do (no $STATE/env)"; return 0; }
-    VM_NS='' AZ_NS='' NGINX_PID='' DNS_CUSTOM_PID='' DNS_AZURE_PID='' DNSFAKE_PID=''
+    VM_NS='' AZ_NS='' NGINX_PID='' DNS_CUSTOM_PID='' DNS_AZURE_PID='' DNSFAKE_PID='' HOSTILE_PID=''
     # shellcheck disable=SC1091
     . "$STATE/env"
     # nginx daemonized: its pid file is the truth if the env was written before it.
     if [ -z "$NGINX_PID" ] && [ -r "$STATE/run/nginx.pid" ]; then
         NGINX_PID=$(cat "$STATE/run/nginx.pid")
     fi
-    for p in $NGINX_PID $DNS_CUSTOM_PID $DNS_AZURE_PID $DNSFAKE_PID; do
+    for p in $NGINX_PID $DNS_CUSTOM_PID $DNS_AZURE_PID $DNSFAKE_PID $HOSTILE_PID; do
         kill_ours "$p"
     done
     # Anything still inside our namespaces (nginx workers, a stuck probe) was started by us.
@@ -166,7 +167,7 @@ make_netns() {
     run in_az ip addr add "$AZ_IP/24" dev az0
     run in_az ip link set az0 up
     for a in "$WIRESERVER" "$IMDS" "$ST_GOOD" "$ST_INSPECT" "$ST_RESET" "$ST_DROP" "$ST_ICMP" \
-             "$ST_FWDENY" "$ST_ACCTFW"; do
+             "$ST_FWDENY" "$ST_ACCTFW" "$ST_HOSTILE"; do
         run in_az ip addr add "$a/32" dev lo
     done
     n=$BH_FIRST
@@ -280,6 +281,7 @@ host-record=drop.blob.core.windows.net,$ST_DROP,60
 host-record=icmp.blob.core.windows.net,$ST_ICMP,60
 host-record=fwdeny.blob.core.windows.net,$ST_FWDENY,60
 host-record=acctfw.blob.core.windows.net,$ST_ACCTFW,60
+host-record=hostile.blob.core.windows.net,$ST_HOSTILE,60
 EOF
     n=$BH_FIRST
     while [ $n -le $BH_LAST ]; do
@@ -478,6 +480,11 @@ start_nginx() {
     wait_for "WireServer" in_vm curl -sf --noproxy '*' -m 2 -o /dev/null "http://$WIRESERVER/?comp=versions"
     wait_for "storage TLS" in_vm curl -s --noproxy '*' -m 2 -o /dev/null --cacert "$STATE/ca.pem" \
         --resolve "st1.blob.core.windows.net:443:$ST_GOOD" https://st1.blob.core.windows.net/
+    # The hostile endpoint (endless headers, slow sender) with the good certificate.
+    ip netns exec "$AZ_NS" /usr/bin/python3 "$HERE/hostile.py" "$ST_HOSTILE" "$STATE/pki/leaf-chain.pem" \
+        "$STATE/pki/leaf.key" </dev/null >"$STATE/hostile.log" 2>&1 &
+    env_add HOSTILE_PID $!
+    wait_for "hostile endpoint" in_vm sh -c "openssl s_client -connect $ST_HOSTILE:8443 </dev/null >/dev/null 2>&1"
 }
 
 do_up() {

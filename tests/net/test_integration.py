@@ -646,6 +646,45 @@ class StorageFailureTest(ProbeCase):
         self.assertRegex(c["evidence"].get("x_ms_request_id", ""), UUID_RE)
 
 
+class HostileServerTest(ProbeCase):
+    """Responses built to hurt: the probe stops reading and still reports (c-toolkit: bound by size
+    and time)."""
+
+    def test_huge_headers_and_slow_sender(self):
+        host = "hostile.blob.core.windows.net"
+        run = self.probe("--region", "northeurope", "--target", host)
+        self.assertLess(run.elapsed, 3 * PROBE_TIMEOUT + 2, run.describe())
+        huge = self.one(run, "net.https", host, 443)
+        self.assertEqual(huge["outcome"], "error", run.describe())
+        self.assertIn("exceeded", huge["evidence"].get("curl_error", "") + huge["summary"])
+        slow = self.one(run, "net.https", host, 8443)
+        self.assertEqual(slow["outcome"], "timeout", run.describe())
+        self.assertLess(slow["duration_ms"], PROBE_TIMEOUT * 1000 + 1500)
+
+
+class InterruptTest(ProbeCase):
+    """Ctrl-C mid-run still prints a complete report of what was measured."""
+
+    def test_sigint_prints_report(self):
+        cmd = ["ip", "netns", "exec", Rig.vm_ns, AZBPROBE, "--format", "json", "--cacert", Rig.ca,
+               "--timeout", "20", "--region", "northeurope", "--target", "drop.blob.core.windows.net"]
+        start = time.monotonic()
+        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=CLEAN_ENV)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        elapsed = time.monotonic() - start
+        self.assertLess(elapsed, 5, err)
+        report = json.loads(out)
+        self.assertEqual(report["schema"], "azbprobe.report/1")
+        ws = [c for c in report["checks"] if c["id"] == "wireserver.http"][0]
+        self.assertEqual(ws["status"], "pass")
+        tcp = [c for c in report["checks"] if c["id"] == "net.tcp" and c["port"] == 443][0]
+        self.assertEqual(tcp["outcome"], "timeout")
+        self.assertIn(p.returncode, (0, 1))
+
+
 class HostPathFailureTest(ProbeCase):
     """The host path (WireServer 80 / HostGAPlugin 32526) is required."""
 

@@ -310,6 +310,23 @@ static void test_http_no_response(void **state)
     r.curl_code = CURLE_OPERATION_TIMEDOUT;
     storage(&r, &l);
     assert_int_equal(l.http.outcome, OUT_TIMEOUT);
+
+    /* a status line then a stalled sender: the response never completed */
+    tls_ok(&r);
+    r.status = 200;
+    r.curl_code = CURLE_OPERATION_TIMEDOUT;
+    storage(&r, &l);
+    assert_int_equal(l.http.outcome, OUT_TIMEOUT);
+    assert_non_null(strstr(l.http.summary, "did not complete"));
+
+    /* endless headers: we hung up on purpose */
+    tls_ok(&r);
+    r.status = 200;
+    r.curl_code = CURLE_WRITE_ERROR;
+    snprintf(r.curl_error, sizeof r.curl_error, "response headers exceeded 262144 bytes");
+    storage(&r, &l);
+    assert_int_equal(l.http.outcome, OUT_ERROR);
+    assert_non_null(strstr(l.http.summary, "exceeded"));
 }
 
 /* ---- platform hosts ---- */
