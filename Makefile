@@ -50,9 +50,9 @@ $(BUILD)/test_%: tests/unit/test_%.c $(LIB_OBJ)
 # Build and test dependencies (Debian/Ubuntu with apt-get; Fedora/Azure Linux with dnf).
 DEB_PKGS = build-essential pkg-config clang libcurl4-openssl-dev libc-ares-dev libpcap-dev \
            libcmocka-dev libjson-c-dev python3 dnsmasq-base nginx-light openssl nftables iproute2 \
-           python3-dnslib ca-certificates
+           python3-dnslib ca-certificates curl dnsutils
 RPM_PKGS = gcc make pkgconf-pkg-config clang libcurl-devel c-ares-devel libpcap-devel libcmocka-devel \
-           json-c-devel python3 dnsmasq nginx openssl nftables iproute ca-certificates
+           json-c-devel python3 dnsmasq nginx openssl nftables iproute ca-certificates curl bind-utils python3-dnslib
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 	    $(SUDO) apt-get update -q && \
