@@ -351,4 +351,12 @@ void catalog_list(FILE *out)
         };
         put_row(out, &w, cells);
     }
+    /* The clouds' endpoint suffixes, three lines each to stay within 100 columns. */
+    fputs("\nCLOUD  NAME (IMDS azEnvironment) AND ENDPOINT SUFFIXES\n", out);
+    for (size_t i = 0; i < catalog_cloud_count(); i++) {
+        const struct cloud *c = catalog_cloud_at(i);
+        fprintf(out, "%-6s %s (%s)\n", cloud_label(c->name), c->name, c->imds_env);
+        fprintf(out, "       storage %s, backup %s\n", c->storage_suffix, c->backup_suffix);
+        fprintf(out, "       login %s, management %s\n", c->login, c->management);
+    }
 }

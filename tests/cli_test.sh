@@ -127,8 +127,13 @@ fi
 
 run --list-regions
 if [ "$rc" -eq 0 ]; then pass "--list-regions: exit status 0"; else fail "--list-regions: exit status $rc"; fi
-n=$(lines "$out")
-if [ "$n" -eq 88 ]; then pass "--list-regions: 88 lines"; else fail "--list-regions: $n lines, want 88 (header + 87)"; fi
+n=$(awk '/^$/ { exit } { n++ } END { print n + 0 }' "$out")
+if [ "$n" -eq 88 ]; then pass "--list-regions: 88 lines of regions"; else fail "--list-regions: $n region lines, want 88 (header + 87)"; fi
+if grep -q 'storage core.usgovcloudapi.net, backup backup.windowsazure.us' "$out"; then
+    pass "--list-regions lists the clouds' suffixes"
+else
+    fail "--list-regions: no US Government storage and backup suffixes"
+fi
 wide=$(awk 'length($0) > 100 { n++ } END { print n + 0 }' "$out")
 if [ "$wide" -eq 0 ]; then pass "--list-regions: no line over 100 columns"; else fail "--list-regions: $wide lines over 100 columns"; fi
 if grep -qw northeurope "$out"; then pass "--list-regions lists northeurope"; else fail "--list-regions does not list northeurope"; fi

@@ -662,6 +662,34 @@ class HostileServerTest(ProbeCase):
         self.assertLess(slow["duration_ms"], PROBE_TIMEOUT * 1000 + 1500)
 
 
+    def test_sni_filter_resets_after_client_hello(self):
+        host = "hostile.blob.core.windows.net"
+        run = self.probe("--region", "northeurope", "--target", host, "--ports", "9443")
+        self.assertEqual(self.one(run, "net.tcp", host, 9443)["outcome"], "ok", run.describe())
+        tls = self.one(run, "net.tls", host, 9443)
+        self.assertEqual(tls["outcome"], "reset_after_hello", run.describe())
+        self.assertIn(host, tls["summary"])
+        self.assertEqual(self.one(run, "net.https", host, 9443)["status"], "skip")
+
+
+class OutputTest(ProbeCase):
+    def test_output_file_and_formats(self):
+        out = os.path.join(Rig.state, "report.md")
+        run = self.probe("--region", "northeurope", "--target", ST1, "--format", "markdown",
+                         "--cacert", Rig.ca, "--output", out, base=False, json_out=False)
+        self.assertEqual(run.rc, 0, run.describe())
+        self.assertEqual(run.stdout, "")
+        with open(out) as f:
+            md = f.read()
+        self.assertTrue(md.startswith("## azbprobe report:"), md[:200])
+        self.assertIn("| pass | net.https | st1.blob.core.windows.net | 443 |", md)
+        text = self.probe("--region", "northeurope", "--target", ST1, "--cacert", Rig.ca,
+                          "--format", "text", base=False, json_out=False)
+        self.assertTrue(text.stdout.startswith("azbprobe "), text.stdout[:200])
+        self.assertNotIn("\033", text.stdout)  # not a terminal: no colour
+        self.assertTrue(all(len(l) <= 100 for l in text.stdout.splitlines()))
+
+
 class InterruptTest(ProbeCase):
     """Ctrl-C mid-run still prints a complete report of what was measured."""
 
