@@ -297,13 +297,25 @@ static void test_list_table(void **state)
     assert_non_null(text);
     assert_true(strncmp(text, "CLOUD", 5) == 0);
 
+    size_t region_lines = 0;
     for (const char *p = text; *p != '\0'; lines++) {
         const char *nl = strchr(p, '\n');
         assert_non_null(nl);
         assert_true(line_cols(p, (size_t)(nl - p)) <= 100);
+        if (nl == p && !region_lines)
+            region_lines = lines; /* a blank line ends the region table */
         p = nl + 1;
     }
-    assert_int_equal(lines, catalog_region_count + 1);
+    assert_int_equal(region_lines, catalog_region_count + 1);
+    /* then a heading and three lines per cloud with its endpoint suffixes */
+    assert_int_equal(lines, region_lines + 2 + 3 * catalog_cloud_count());
+    for (size_t i = 0; i < catalog_cloud_count(); i++) {
+        const struct cloud *c = catalog_cloud_at(i);
+        assert_non_null(strstr(text, c->storage_suffix));
+        assert_non_null(strstr(text, c->management));
+        assert_non_null(strstr(text, c->login));
+        assert_non_null(strstr(text, c->backup_suffix));
+    }
 
     /* names, geo codes and tags are never cut */
     for (size_t i = 0; i < catalog_region_count; i++) {
