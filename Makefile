@@ -50,9 +50,9 @@ $(BUILD)/test_%: tests/unit/test_%.c $(LIB_OBJ)
 # Build and test dependencies (Debian/Ubuntu with apt-get; Fedora/Azure Linux with dnf).
 DEB_PKGS = build-essential pkg-config clang libcurl4-openssl-dev libc-ares-dev libpcap-dev \
            libcmocka-dev libjson-c-dev python3 dnsmasq-base nginx-light openssl nftables iproute2 \
-           python3-dnslib ca-certificates curl dnsutils
+           python3-dnslib ca-certificates curl dnsutils squid
 RPM_PKGS = gcc make pkgconf-pkg-config clang libcurl-devel c-ares-devel libpcap-devel libcmocka-devel \
-           json-c-devel python3 dnsmasq nginx openssl nftables iproute ca-certificates curl bind-utils python3-dnslib
+           json-c-devel python3 dnsmasq nginx openssl nftables iproute ca-certificates curl bind-utils python3-dnslib squid
 deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 	    $(SUDO) apt-get update -q && \
@@ -61,7 +61,7 @@ deps:
 	    $(SUDO) dnf install -y $(RPM_PKGS); \
 	else echo "make deps: neither apt-get nor dnf found; install: $(DEB_PKGS)" >&2; exit 1; fi
 
-check: check-unit check-integration
+check: check-unit check-fuzz-corpus check-integration
 
 check-unit: azbprobe $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; ./$$t || fail=1; done; \
@@ -72,7 +72,7 @@ check-unit: azbprobe $(TESTS)
 
 check-integration: azbprobe
 	@if [ "$$(id -u)" != 0 ]; then echo "SKIP integration tests: they need root (network namespaces)"; \
-	else /usr/bin/python3 tests/net/test_integration.py -v; fi
+	else /usr/bin/python3 tests/net/test_integration.py -v && /usr/bin/python3 tests/net/test_proxy.py -v; fi
 
 demo: azbprobe
 	@if [ "$$(id -u)" != 0 ]; then echo "make demo needs root (it builds network namespaces)" >&2; exit 2; fi
@@ -98,3 +98,49 @@ clean:
 bench: azbprobe
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench needs root (it builds network namespaces)" >&2; exit 2; fi
 	/usr/bin/python3 tests/net/bench.py 5
+
+# ---- Fuzzing the DHCP and lease parsers (tests/fuzz/) --------------------------------------------
+# make fuzz [FUZZ_SECONDS=60]: libFuzzer + ASan + UBSan, each target for FUZZ_SECONDS; new inputs go
+# to $(BUILD)/fuzz/work-<name>, crashes to $(BUILD)/fuzz/artifacts/. make check-fuzz-corpus: replay
+# the seed corpora with the normal compiler (no libFuzzer needed).
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_FLAGS    = -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES    = dhcp lease_dhclient lease_networkd lease_nm
+FUZZ_LEASE_SRC = probe/lease.c probe/lease_isc.c probe/lease_networkd.c probe/sysfile.c
+FUZZ_LEASE_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(FUZZ_LEASE_SRC))
+FUZZ_HDRS     = tests/fuzz/fuzz.h tests/fuzz/fuzz_lease_common.h probe/dhcp_packet.h probe/lease.h
+
+.PHONY: fuzz check-fuzz-corpus
+
+$(BUILD)/fuzz/fuzz_dhcp: tests/fuzz/fuzz_dhcp.c probe/dhcp_packet.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_dhcp.c probe/dhcp_packet.c
+
+$(BUILD)/fuzz/fuzz_lease_%: tests/fuzz/fuzz_lease_%.c $(FUZZ_LEASE_SRC) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LEASE_SRC)
+
+$(BUILD)/fuzz/replay_dhcp: tests/fuzz/replay.c tests/fuzz/fuzz_dhcp.c $(BUILD)/probe/dhcp_packet.o $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_dhcp.c $(BUILD)/probe/dhcp_packet.o
+
+$(BUILD)/fuzz/replay_lease_%: tests/fuzz/replay.c tests/fuzz/fuzz_lease_%.c $(FUZZ_LEASE_OBJ) $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_lease_$*.c $(FUZZ_LEASE_OBJ)
+
+fuzz: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+	@mkdir -p $(BUILD)/fuzz/artifacts; \
+	for n in $(FUZZ_NAMES); do \
+	    case $$n in dhcp) dict=dhcp; max=1600;; *) dict=lease; max=8192;; esac; \
+	    mkdir -p $(BUILD)/fuzz/work-$$n; log=$(BUILD)/fuzz/$$n.log; \
+	    echo "== fuzz_$$n for $(FUZZ_SECONDS)s (log: $$log)"; \
+	    if ! $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 \
+	        -max_len=$$max -dict=tests/fuzz/$$dict.dict -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- \
+	        $(BUILD)/fuzz/work-$$n tests/fuzz/corpus/$$n > $$log 2>&1; then \
+	        tail -n 60 $$log; echo "fuzz_$$n: FINDING (see $(BUILD)/fuzz/artifacts/)"; exit 1; fi; \
+	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' $$log; \
+	done
+
+check-fuzz-corpus: $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_NAMES))
+	@fail=0; for n in $(FUZZ_NAMES); do $(BUILD)/fuzz/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; exit $$fail

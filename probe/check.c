@@ -38,6 +38,12 @@ const char *outcome_name(enum outcome o)
     case OUT_BAD_STATUS: return "bad_status";
     case OUT_BAD_BODY: return "bad_body";
     case OUT_CLOCK_SKEW: return "clock_skew";
+    case OUT_PROXY_UNRESOLVED: return "proxy_unresolved";
+    case OUT_PROXY_REFUSED: return "proxy_refused";
+    case OUT_PROXY_TIMEOUT: return "proxy_timeout";
+    case OUT_PROXY_AUTH: return "proxy_auth";
+    case OUT_PROXY_DENIED: return "proxy_denied";
+    case OUT_PROXY_UPSTREAM: return "proxy_upstream";
     case OUT_ERROR: return "error";
     }
     return "?";

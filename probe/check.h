@@ -21,6 +21,9 @@ enum outcome {
     /* HTTP */
     OUT_FIREWALL_DENY, OUT_STORAGE_FIREWALL, OUT_NOT_AZURE, OUT_BAD_STATUS, OUT_BAD_BODY,
     OUT_CLOCK_SKEW,
+    /* through an HTTP proxy */
+    OUT_PROXY_UNRESOLVED, OUT_PROXY_REFUSED, OUT_PROXY_TIMEOUT, OUT_PROXY_AUTH, OUT_PROXY_DENIED,
+    OUT_PROXY_UPSTREAM,
     OUT_ERROR
 };
 
@@ -42,7 +45,7 @@ struct check {
     bool graded;          /* grade.c has set status/required/why */
     char target[256];     /* host name or IP; empty when not applicable */
     int port;             /* 0 when not applicable */
-    char path[64];        /* network path: "direct" (or a proxy, later) */
+    char path[300];       /* network path: "direct" or "proxy http://HOST:PORT" (no password) */
     long duration_ms;
     char summary[256];    /* one line a network engineer understands */
     char why[256];        /* why this grade */

@@ -55,6 +55,40 @@ void classify_tcp(const struct http_result *r, const char *addr, int port, struc
         say(out, OUT_ERROR, "TCP %s:%d failed: %s", addr, port, r->curl_error);
 }
 
+/* Through a proxy the first layer is the proxy itself and its answer to CONNECT. */
+static void classify_proxy(const struct http_result *r, const char *proxy, const char *host, int port,
+                           struct layer *out)
+{
+    long code = r->connect_code;
+    if (r->curl_code == CURLE_COULDNT_RESOLVE_PROXY) {
+        say(out, OUT_PROXY_UNRESOLVED, "proxy %s does not resolve: check its name and the VM's DNS", proxy);
+    } else if (!r->tcp_connected) {
+        if (r->os_errno == ECONNREFUSED || r->os_errno == EHOSTUNREACH || r->os_errno == ENETUNREACH)
+            say(out, OUT_PROXY_REFUSED, "proxy %s refused or unreachable (%s): wrong port, or the proxy is down",
+                proxy, strerror((int)r->os_errno));
+        else if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
+            say(out, OUT_PROXY_TIMEOUT, "proxy %s did not answer TCP in time: packets to the proxy are dropped", proxy);
+        else
+            say(out, OUT_ERROR, "proxy %s failed: %s", proxy, r->curl_error);
+    } else if (code == 407) {
+        say(out, OUT_PROXY_AUTH, "proxy %s requires authentication (%s): Azure Backup and the guest agent do not "
+            "support authenticated proxies", proxy, r->proxy_auth[0] ? r->proxy_auth : "scheme not named");
+    } else if (code >= 500) {
+        say(out, OUT_PROXY_UPSTREAM, "proxy %s could not reach %s:%d (CONNECT answered %ld%s%s)", proxy, host, port,
+            code, r->proxy_error[0] ? ", " : "", r->proxy_error);
+    } else if (code != 0 && (code < 200 || code > 299)) {
+        say(out, OUT_PROXY_DENIED, "proxy %s refused CONNECT %s:%d with %ld%s%s: its policy denies this destination",
+            proxy, host, port, code, r->proxy_error[0] ? " " : "", r->proxy_error);
+    } else if (code == 0) {
+        if (r->curl_code == CURLE_OPERATION_TIMEDOUT)
+            say(out, OUT_TIMEOUT, "proxy %s accepted TCP but did not answer CONNECT %s:%d in time", proxy, host, port);
+        else
+            say(out, OUT_ERROR, "proxy %s: no answer to CONNECT: %s", proxy, r->curl_error);
+    } else {
+        say(out, OUT_OK, "proxy %s opened a tunnel to %s:%d (CONNECT %ld)", proxy, host, port, code);
+    }
+}
+
 static void classify_tls(const struct http_result *r, const char *host, struct layer *out)
 {
     if (r->tls_done) {
@@ -67,6 +101,10 @@ static void classify_tls(const struct http_result *r, const char *host, struct l
         if (has(r->curl_error, "name") || has(r->curl_error, "match"))
             say(out, OUT_HOSTNAME_MISMATCH, "certificate from %s is not valid for %s: something else answers for it",
                 who, host);
+        else if (r->via_proxy)
+            say(out, OUT_UNTRUSTED,
+                "certificate issued by %s is not trusted: a TLS-inspecting proxy sits in the path "
+                "(test with --cacert CORP-CA.pem)", who);
         else
             say(out, OUT_UNTRUSTED,
                 "certificate issued by %s is not trusted: a TLS-inspecting device may be in the path "
@@ -134,12 +172,17 @@ static void classify_storage_http(const struct http_result *r, struct layer *out
 void classify_storage(const struct http_result *r, const char *host, const char *addr, int port,
                       struct net_layers *out)
 {
-    if (r->remote_ip[0])
-        addr = r->remote_ip;
-    classify_tcp(r, addr && *addr ? addr : host, port, &out->tcp);
+    if (r->via_proxy) {
+        classify_proxy(r, addr && *addr ? addr : "?", host, port, &out->tcp);
+    } else {
+        if (r->remote_ip[0])
+            addr = r->remote_ip;
+        classify_tcp(r, addr && *addr ? addr : host, port, &out->tcp);
+    }
     if (out->tcp.outcome != OUT_OK) {
-        say(&out->tls, OUT_SKIPPED, "not tried: TCP failed");
-        say(&out->http, OUT_SKIPPED, "not tried: TCP failed");
+        const char *why = r->via_proxy ? "not tried: no tunnel through the proxy" : "not tried: TCP failed";
+        say(&out->tls, OUT_SKIPPED, "%s", why);
+        say(&out->http, OUT_SKIPPED, "%s", why);
         return;
     }
     classify_tls(r, host, &out->tls);

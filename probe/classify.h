@@ -19,7 +19,8 @@ struct net_layers {
 };
 
 /* A storage endpoint over HTTPS: fills all three layers (later layers OUT_SKIPPED when an
- * earlier one failed). */
+ * earlier one failed). addr: the address connected to, or for a proxied transfer the proxy's
+ * label; then the first layer is the proxy and its answer to CONNECT. */
 void classify_storage(const struct http_result *r, const char *host, const char *addr, int port,
                       struct net_layers *out);
 

@@ -11,11 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "probe/proxy.h"
 #include "targets/catalog.h"
 
 enum opt_id {
     OPT_REGION = 256, OPT_CLOUD, OPT_TARGET, OPT_ACCOUNT, OPT_DNS, OPT_WIRESERVER, OPT_IMDS,
     OPT_CACERT, OPT_TIMEOUT, OPT_PORTS, OPT_FORMAT, OPT_OUTPUT, OPT_ROOT, OPT_LIST, OPT_PARALLEL,
+    OPT_PROXY, OPT_NO_PROXY,
     OPT_HELP = 'h', OPT_VERSION = 'V', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 };
 
@@ -36,6 +38,8 @@ static const struct option_doc options[] = {
     {"wireserver", OPT_WIRESERVER, "IP", "WireServer address (default 168.63.129.16)"},
     {"imds-endpoint", OPT_IMDS, "URL", "IMDS base URL (default http://169.254.169.254)"},
     {"cacert", OPT_CACERT, "FILE", "extra CA bundle (PEM) trusted besides the system store"},
+    {"proxy", OPT_PROXY, "URL", "the generic client's HTTP proxy (overrides its environment)"},
+    {"no-proxy", OPT_NO_PROXY, "LIST", "hosts that bypass --proxy (curl's no_proxy syntax)"},
     {"timeout", OPT_TIMEOUT, "SECONDS", "per-probe timeout, fractions allowed (default 5)"},
     {"ports", OPT_PORTS, "LIST", "storage ports, comma-separated (default 443,8443)"},
     {"format", OPT_FORMAT, "FMT", "report format: text|markdown|json (default text)"},
@@ -257,6 +261,21 @@ static int set_option(struct config *cfg, int id, const char *v, char *err, size
         if (access(v, R_OK) != 0 || strlen(v) >= sizeof cfg->cacert)
             return usage_error(err, errlen, "--cacert: cannot read '%.200s': %s", v, strerror(errno));
         snprintf(cfg->cacert, sizeof cfg->cacert, "%s", v);
+        return 0;
+    case OPT_PROXY: {
+        struct proxy_url u;
+        char why[160], shown[PROXY_VALUE_MAX];
+        proxy_redact(v, shown, sizeof shown);
+        if (strlen(v) >= sizeof cfg->proxy || !proxy_url_parse(v, &u, why, sizeof why))
+            return usage_error(err, errlen, "--proxy: '%.200s' is not a usable proxy URL: %s", shown,
+                               strlen(v) >= sizeof cfg->proxy ? "too long" : why);
+        snprintf(cfg->proxy, sizeof cfg->proxy, "%s", v);
+        return 0;
+    }
+    case OPT_NO_PROXY:
+        if (strlen(v) >= sizeof cfg->no_proxy || strpbrk(v, " \t\r\n"))
+            return usage_error(err, errlen, "--no-proxy: '%.200s' is not a comma-separated host list", v);
+        snprintf(cfg->no_proxy, sizeof cfg->no_proxy, "%s", v);
         return 0;
     case OPT_TIMEOUT:
         if (!cli_parse_timeout(v, &cfg->timeout_ms))

@@ -30,6 +30,8 @@ struct config {
     enum report_format format;
     char output[4096];
     char root[4096];               /* empty: / */
+    char proxy[512];               /* --proxy URL (may hold credentials: never print it) */
+    char no_proxy[512];            /* --no-proxy LIST */
     int verbose;
     bool quiet;
     bool list_regions;

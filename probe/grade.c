@@ -82,7 +82,34 @@ static void check_source(struct run *r, struct check *c)
     }
 }
 
-static void grade_one(struct check *c, bool host_ok, bool unmanaged)
+/* The path the backup extension takes to target:port ("direct" when nothing says otherwise). */
+static const char *backup_path(const struct run *r, const char *target, int port)
+{
+    for (size_t i = 0; i < r->nconsumers; i++) {
+        const struct consumer_path *cp = &r->consumers[i];
+        if (cp->consumer == CONSUMER_BACKUP && cp->port == port && strcmp(cp->target, target) == 0)
+            return cp->path;
+    }
+    return "direct";
+}
+
+/* A storage check on a path the backup extension does not take informs; it never fails the run. */
+static bool off_backup_path(const struct run *r, struct check *c)
+{
+    const char *bp = backup_path(r, c->target, c->port ? c->port : 443);
+    bool dns = strncmp(c->id, "dns.", 4) == 0;
+    if (strcmp(bp, dns || !c->path[0] ? "direct" : c->path) == 0)
+        return false;
+    c->required = false;
+    c->status = ok(c) ? STATUS_PASS : STATUS_WARN;
+    if (dns)
+        check_why(c, "the backup extension reaches this host through %s, which resolves it itself", bp);
+    else
+        check_why(c, "the backup extension takes %s, not this path; other consumers may (see consumers)", bp);
+    return true;
+}
+
+static void grade_one(const struct run *r, struct check *c, bool host_ok, bool unmanaged)
 {
     bool good = ok(c);
     if (c->outcome == OUT_SKIPPED) {
@@ -109,6 +136,12 @@ static void grade_one(struct check *c, bool host_ok, bool unmanaged)
             check_why(c, "informational: Azure DNS is asked only to compare with the VM's resolvers");
         else if (strcmp(c->id, "clock.skew") == 0)
             check_why(c, "a clock off by more than %d s breaks snapshot authentication", CLOCK_SKEW_LIMIT_S);
+        else if (strcmp(c->id, "proxy.config") == 0)
+            check_why(c, "the guest agent, the backup extension and other tools each read a different proxy "
+                         "source; authenticated proxies are not supported by Azure Backup");
+        else if (strcmp(c->id, "proxy.platform") == 0)
+            check_why(c, "the WireServer and IMDS must be reached directly: a proxy reaches its own host's, "
+                         "or nothing");
         else
             check_why(c, "informational");
         return;
@@ -120,6 +153,8 @@ static void grade_one(struct check *c, bool host_ok, bool unmanaged)
                      "current agents and the snapshot extension use 443 only", c->port);
         return;
     }
+    if (off_backup_path(r, c))
+        return;
     if (c->outcome == OUT_STORAGE_FIREWALL) {
         c->required = false;
         c->status = STATUS_WARN;
@@ -139,6 +174,31 @@ static void grade_one(struct check *c, bool host_ok, bool unmanaged)
                   good ? "recommended" : "warning only");
 }
 
+/* Each consumer's path works when all three layers did; the backup extension's failure carries
+ * its path's grade, the others' are warnings. */
+static void grade_consumers(struct run *r)
+{
+    for (size_t i = 0; i < r->nconsumers; i++) {
+        struct consumer_path *cp = &r->consumers[i];
+        const struct check *worst = NULL;
+        for (size_t k = cp->first_check; k < cp->first_check + 3 && k < r->checks.count; k++) {
+            const struct check *c = &r->checks.items[k];
+            if (!ok(c) && c->outcome != OUT_SKIPPED && (!worst || c->status == STATUS_FAIL))
+                worst = c;
+        }
+        if (!worst && !ok(&r->checks.items[cp->first_check])) {
+            cp->status = STATUS_SKIP;
+            snprintf(cp->summary, sizeof cp->summary, "not tried: %.230s", r->checks.items[cp->first_check].summary);
+        } else if (!worst) {
+            cp->status = STATUS_PASS;
+            snprintf(cp->summary, sizeof cp->summary, "works: %.240s", r->checks.items[cp->first_check + 2].summary);
+        } else {
+            cp->status = cp->consumer == CONSUMER_BACKUP ? worst->status : STATUS_WARN;
+            snprintf(cp->summary, sizeof cp->summary, "fails at %s: %.200s", worst->id, worst->summary);
+        }
+    }
+}
+
 void grade_run(struct run *r)
 {
     compare_resolvers(r);
@@ -149,11 +209,12 @@ void grade_run(struct run *r)
     bool unmanaged = r->facts.imds_ok && r->facts.imds.unmanaged_disks;
     for (size_t i = 0; i < r->checks.count; i++) {
         struct check *c = &r->checks.items[i];
-        grade_one(c, host_ok, unmanaged);
+        grade_one(r, c, host_ok, unmanaged);
         if (strncmp(c->id, "wireserver.", 11) == 0 || strcmp(c->id, "imds.instance") == 0)
             check_source(r, c);
         c->graded = true;
     }
+    grade_consumers(r);
 }
 
 enum status grade_verdict(const struct check_list *l)

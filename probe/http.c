@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "probe/engine.h"
+#include "probe/proxy.h"
 #include "probe/sysfile.h"
 
 #define HEADER_LIMIT (256 * 1024) /* total response header bytes before we give up */
@@ -57,6 +58,35 @@ static void copy_trimmed(char *dst, size_t size, const char *src, size_t len)
     dst[len] = '\0';
 }
 
+#define FIELD(name, member) {name, offsetof(struct http_result, member), sizeof ((struct http_result *)0)->member}
+
+struct header_field {
+    const char *name;
+    size_t off, size;
+};
+
+/* Headers of the target's response, and of the proxy's answer to CONNECT. */
+static const struct header_field response_fields[] = {
+    FIELD("server:", server), FIELD("x-ms-request-id:", request_id),
+    FIELD("x-ms-error-code:", error_code), FIELD("date:", date),
+};
+static const struct header_field connect_fields[] = {
+    FIELD("proxy-authenticate:", proxy_auth), FIELD("x-squid-error:", proxy_error),
+    FIELD("server:", proxy_server), FIELD("via:", proxy_server),
+};
+
+static void capture(struct http_xfer *x, const struct header_field *f, size_t n, const char *buf, size_t len)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = strlen(f[i].name);
+        char *dst = (char *)&x->r + f[i].off;
+        if (len > nl && strncasecmp(buf, f[i].name, nl) == 0 && !(f == connect_fields && dst[0])) {
+            copy_trimmed(dst, f[i].size, buf + nl, len - nl);
+            return;
+        }
+    }
+}
+
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)
 {
     struct http_xfer *x = arg;
@@ -66,29 +96,18 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
         x->header_overflow = true;
         return 0;
     }
-    static const struct { const char *name; size_t off, size; } fields[] = {
-        {"server:", offsetof(struct http_result, server), sizeof ((struct http_result *)0)->server},
-        {"x-ms-request-id:", offsetof(struct http_result, request_id), sizeof ((struct http_result *)0)->request_id},
-        {"x-ms-error-code:", offsetof(struct http_result, error_code), sizeof ((struct http_result *)0)->error_code},
-        {"date:", offsetof(struct http_result, date), sizeof ((struct http_result *)0)->date},
-        {"content-type:", offsetof(struct http_result, content_type), sizeof ((struct http_result *)0)->content_type},
-        {"x-squid-error:", offsetof(struct http_result, squid_error), sizeof ((struct http_result *)0)->squid_error},
-        {"via:", offsetof(struct http_result, via), sizeof ((struct http_result *)0)->via},
-    };
-    if (len > 5 && strncmp(buf, "HTTP/", 5) == 0) {
-        /* a new response (after 100 Continue): forget the previous one's headers */
-        memset(x->r.server, 0, sizeof x->r.server);
-        memset(x->r.request_id, 0, sizeof x->r.request_id);
-        memset(x->r.error_code, 0, sizeof x->r.error_code);
+    /* Before TLS starts, a proxied transfer's headers are the proxy's answer to CONNECT. */
+    if (x->r.via_proxy && !x->r.tls_sent) {
+        capture(x, connect_fields, sizeof connect_fields / sizeof connect_fields[0], buf, len);
         return len;
     }
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        size_t nl = strlen(fields[i].name);
-        if (len > nl && strncasecmp(buf, fields[i].name, nl) == 0) {
-            copy_trimmed((char *)&x->r + fields[i].off, fields[i].size, buf + nl, len - nl);
-            break;
-        }
+    if (len > 5 && strncmp(buf, "HTTP/", 5) == 0) {
+        /* a new response (after 100 Continue): forget the previous one's headers */
+        for (size_t i = 0; i < sizeof response_fields / sizeof response_fields[0]; i++)
+            memset((char *)&x->r + response_fields[i].off, 0, response_fields[i].size);
+        return len;
     }
+    capture(x, response_fields, sizeof response_fields / sizeof response_fields[0], buf, len);
     return len;
 }
 
@@ -125,8 +144,12 @@ static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size, voi
     case CURLINFO_TEXT:
         if (size > 12 && strncmp(data, "Connected to", 12) == 0)
             x->r.tcp_connected = true;
-        if (x->client->verbose >= 2)
-            fprintf(stderr, "azbprobe: [%s] %.*s", x->url, (int)(size > 400 ? 400 : size), data);
+        if (x->client->verbose >= 2) {
+            char line[512], clean[512];
+            snprintf(line, sizeof line, "%.*s", (int)(size > 400 ? 400 : size), data);
+            proxy_redact(line, clean, sizeof clean); /* libcurl's own words may quote a proxy URL */
+            fprintf(stderr, "azbprobe: [%s] %s", x->url, clean);
+        }
         break;
     default:
         break;
@@ -219,6 +242,7 @@ static void finish(struct http_xfer *x, CURLcode code)
         x->r.tcp_connected = true;
     x->r.tls_done = x->r.tls_ms > 0 || (x->r.status > 0 && strncmp(x->url, "https:", 6) == 0);
     curl_easy_getinfo(x->easy, CURLINFO_SSL_VERIFYRESULT, &x->r.verify_result);
+    curl_easy_getinfo(x->easy, CURLINFO_HTTP_CONNECTCODE, &x->r.connect_code);
     collect_certs(x);
     x->cb(x, x->arg);
 }
@@ -425,8 +449,18 @@ struct http_xfer *http_start(struct http_client *c, const struct http_spec *s, h
     curl_easy_setopt(h, CURLOPT_PRIVATE, (char *)x);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROXY, "");            /* never the environment's proxy */
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    /* Never the environment's proxy: only the one the spec names, if any. */
+    x->r.via_proxy = s->proxy[0] != '\0';
+    curl_easy_setopt(h, CURLOPT_PROXY, s->proxy);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, x->r.via_proxy ? "" : "*");
+    if (x->r.via_proxy) {
+        curl_easy_setopt(h, CURLOPT_PROXYTYPE, (long)CURLPROXY_HTTP);
+        curl_easy_setopt(h, CURLOPT_HTTPPROXYTUNNEL, 1L);
+        if (s->proxy_userpwd[0]) {
+            curl_easy_setopt(h, CURLOPT_PROXYUSERPWD, s->proxy_userpwd);
+            curl_easy_setopt(h, CURLOPT_PROXYAUTH, (long)CURLAUTH_ANY);
+        }
+    }
     curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);     /* one probe, one connection */
     curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
     curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V4);

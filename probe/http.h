@@ -18,6 +18,8 @@ struct http_spec {
     long timeout_ms;
     size_t body_cap;       /* bytes of body to keep (more is read and discarded up to a limit) */
     bool peek_cert;        /* TLS handshake only, verification off: to see an untrusted chain */
+    char proxy[600];       /* "" direct; else http://host:port (credentials go in proxy_userpwd) */
+    char proxy_userpwd[260];
 };
 
 struct http_xfer;
@@ -34,14 +36,16 @@ struct http_result {
     bool header_sent;      /* the HTTP request left */
     bool stopped_reading;  /* we stopped a long body on purpose: not an error */
     long status;           /* HTTP status, 0 if none */
-    char server[128], request_id[128], error_code[128], date[64], content_type[128],
-        squid_error[128], via[128];
+    char server[128], request_id[128], error_code[128], date[64];
     char *body;            /* NUL-terminated, at most body_cap bytes */
     size_t body_len;
     char local_ip[64], remote_ip[64];
     int local_port;
     char tls_subject[256], tls_issuer[256], tls_chain[1024];
     long verify_result;    /* OpenSSL X509_V_* of the chain (also with verification off) */
+    bool via_proxy;
+    long connect_code;     /* the proxy's answer to CONNECT, 0 if none */
+    char proxy_auth[128], proxy_error[160], proxy_server[160];
     long connect_ms, tls_ms, total_ms;
 };
 

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+extern char **environ;
+
 #include "probe/cli.h"
 #include "probe/engine.h"
 #include "probe/grade.h"
@@ -97,6 +99,17 @@ static int setup(struct run *r, char *err, size_t errlen)
     return 0;
 }
 
+/* Every proxy the consumers would use (all under --root), plus --proxy for the generic client. */
+static void discover_proxies(struct run *r)
+{
+    proxy_discover(r->cfg->root, environ, &r->proxy);
+    if (r->cfg->proxy[0]) {
+        char err[160];
+        r->proxy.cli_set = proxy_url_parse(r->cfg->proxy, &r->proxy.cli, err, sizeof err);
+        snprintf(r->proxy.cli_no_proxy, sizeof r->proxy.cli_no_proxy, "%s", r->cfg->no_proxy);
+    }
+}
+
 static void stamp(struct run *r)
 {
     time_t now = time(NULL);
@@ -129,6 +142,7 @@ static void teardown(struct run *r)
     for (size_t i = 0; i < r->nowned; i++)
         free(r->owned[i]);
     free(r->owned);
+    free(r->consumers);
     checks_free(&r->checks);
 }
 
@@ -168,6 +182,7 @@ static int run_probe(const struct config *cfg)
             fclose(out);
         return rc;
     }
+    discover_proxies(&r);
     plan_resolve_location(&r);
     plan_build(&r);
     if (!cfg->quiet)

@@ -12,6 +12,8 @@ struct net_probe {
     struct run *run;
     char host[256];
     int port;
+    bool via_proxy;
+    char proxy[600], proxy_userpwd[260], proxy_label[300];
     size_t dns_system_job, dns_azure_job;
     size_t c_tcp, c_tls, c_http;
     size_t job;
@@ -32,6 +34,21 @@ static void fill(struct net_probe *p, size_t idx, const struct layer *l, long ms
     snprintf(c->summary, sizeof c->summary, "%s", l->summary);
 }
 
+/* The request itself: pinned to the resolved address, or through the proxy (which resolves). */
+static void spec_for(const struct net_probe *p, struct http_spec *spec)
+{
+    memset(spec, 0, sizeof *spec);
+    snprintf(spec->url, sizeof spec->url, "https://%s:%d/", p->host, p->port);
+    if (p->via_proxy) {
+        snprintf(spec->proxy, sizeof spec->proxy, "%s", p->proxy);
+        snprintf(spec->proxy_userpwd, sizeof spec->proxy_userpwd, "%s", p->proxy_userpwd);
+    } else {
+        snprintf(spec->pin_addr, sizeof spec->pin_addr, "%s", p->addr);
+    }
+    spec->timeout_ms = p->run->cfg->timeout_ms;
+    spec->body_cap = 4096;
+}
+
 /* Fill the three checks from the transfer's result, and finish the job. */
 static void finalize(struct net_probe *p, const struct http_result *res)
 {
@@ -39,13 +56,24 @@ static void finalize(struct net_probe *p, const struct http_result *res)
     struct job *j = engine_job(r->engine, p->job);
     long ms = (long)(engine_now_ms() - j->started_ms);
     struct net_layers v;
-    classify_storage(res, p->host, p->addr, p->port, &v);
+    classify_storage(res, p->host, p->via_proxy ? p->proxy_label : p->addr, p->port, &v);
     /* each layer's own time: connect, then the handshake, then the whole request */
     long tls_ms = res->tls_ms > res->connect_ms ? res->tls_ms - res->connect_ms : 0;
     fill(p, p->c_tcp, &v.tcp, v.tcp.outcome == OUT_OK && res->connect_ms ? res->connect_ms : ms);
     fill(p, p->c_tls, &v.tls, v.tls.outcome == OUT_OK ? tls_ms : ms);
     fill(p, p->c_http, &v.http, v.http.outcome == OUT_OK && res->total_ms ? res->total_ms : ms);
-    probe_record_transfer(&r->checks.items[p->c_tcp], res, p->addr);
+    struct check *tcp = &r->checks.items[p->c_tcp];
+    probe_record_transfer(tcp, res, p->via_proxy ? NULL : p->addr);
+    if (p->via_proxy) {
+        if (res->connect_code)
+            check_ev(tcp, "connect_status", "%ld", res->connect_code);
+        if (res->proxy_auth[0])
+            check_ev(tcp, "proxy_auth_scheme", "%.*s", (int)strcspn(res->proxy_auth, " "), res->proxy_auth);
+        if (res->proxy_error[0])
+            check_ev(tcp, "proxy_error", "%s", res->proxy_error);
+        if (res->proxy_server[0])
+            check_ev(tcp, "proxy_server", "%s", res->proxy_server);
+    }
     struct check *tls = &r->checks.items[p->c_tls];
     if (res->tls_issuer[0] || res->tls_subject[0]) {
         check_ev(tls, "tls_subject", "%s", res->tls_subject);
@@ -70,10 +98,8 @@ static void finalize(struct net_probe *p, const struct http_result *res)
 static bool start_peek(struct net_probe *p)
 {
     struct http_spec spec;
-    memset(&spec, 0, sizeof spec);
-    snprintf(spec.url, sizeof spec.url, "https://%s:%d/", p->host, p->port);
-    snprintf(spec.pin_addr, sizeof spec.pin_addr, "%s", p->addr);
-    spec.timeout_ms = p->run->cfg->timeout_ms;
+    spec_for(p, &spec);
+    spec.body_cap = 0;
     spec.peek_cert = true;
     p->peeking = true;
     p->xfer = http_start(p->run->http, &spec, on_done, p);
@@ -113,10 +139,25 @@ static void skip_all(struct net_probe *p, const char *why)
     }
 }
 
+static void start_transfer(struct engine *e, struct job *j, struct net_probe *p)
+{
+    struct http_spec spec;
+    spec_for(p, &spec);
+    p->xfer = http_start(p->run->http, &spec, on_done, p);
+    if (!p->xfer) {
+        skip_all(p, "could not start the transfer (out of memory)");
+        engine_job_done(e, j);
+    }
+}
+
 static void start(struct engine *e, struct job *j)
 {
     struct net_probe *p = j->ctx;
     struct run *r = p->run;
+    if (p->via_proxy) {
+        start_transfer(e, j, p);
+        return;
+    }
     const struct dns_answer *sys = probe_dns_answer(r, p->dns_system_job);
     const struct dns_answer *az = probe_dns_answer(r, p->dns_azure_job);
     const char *via = NULL;
@@ -133,17 +174,7 @@ static void start(struct engine *e, struct job *j)
         return;
     }
     check_ev(&r->checks.items[p->c_tcp], "address_from", "%s", via);
-    struct http_spec spec;
-    memset(&spec, 0, sizeof spec);
-    snprintf(spec.url, sizeof spec.url, "https://%s:%d/", p->host, p->port);
-    snprintf(spec.pin_addr, sizeof spec.pin_addr, "%s", p->addr);
-    spec.timeout_ms = r->cfg->timeout_ms;
-    spec.body_cap = 4096;
-    p->xfer = http_start(r->http, &spec, on_done, p);
-    if (!p->xfer) {
-        skip_all(p, "could not start the transfer (out of memory)");
-        engine_job_done(e, j);
-    }
+    start_transfer(e, j, p);
 }
 
 static void cancel(struct engine *e, struct job *j)
@@ -155,12 +186,12 @@ static void cancel(struct engine *e, struct job *j)
 
 static const struct job_ops net_ops = {"net", start, cancel};
 
-void probe_net_add(struct run *r, const char *host, int port, size_t dns_system_job,
-                   size_t dns_azure_job, const char *source)
+size_t probe_net_add(struct run *r, const char *host, int port, size_t dns_system_job,
+                     size_t dns_azure_job, const char *source, const struct proxy_path *via)
 {
     struct net_probe *p = calloc(1, sizeof *p);
     if (!p)
-        return;
+        return (size_t)-1;
     run_own(r, p);
     p->run = r;
     snprintf(p->host, sizeof p->host, "%s", host);
@@ -171,12 +202,35 @@ void probe_net_add(struct run *r, const char *host, int port, size_t dns_system_
     p->c_tls = checks_add(&r->checks, "net.tls", host, port);
     p->c_http = checks_add(&r->checks, "net.https", host, port);
     if (p->c_tcp == (size_t)-1 || p->c_tls == (size_t)-1 || p->c_http == (size_t)-1)
-        return;
+        return (size_t)-1;
+    if (via && !via->direct) {
+        const struct proxy_url *u = &via->proxy;
+        bool v6 = strchr(u->host, ':') != NULL;
+        p->via_proxy = true;
+        snprintf(p->proxy, sizeof p->proxy, "%s://%s%s%s:%d", u->scheme, v6 ? "[" : "", u->host, v6 ? "]" : "",
+                 u->port);
+        if (u->has_credentials)
+            snprintf(p->proxy_userpwd, sizeof p->proxy_userpwd, "%s:%s", u->user, u->password);
+    }
+    probe_path_label(via, p->proxy_label, sizeof p->proxy_label);
     size_t idx[3] = {p->c_tcp, p->c_tls, p->c_http};
     for (int i = 0; i < 3; i++) {
-        snprintf(r->checks.items[idx[i]].path, sizeof r->checks.items[idx[i]].path, "direct");
-        check_ev(&r->checks.items[idx[i]], "target_from", "%s", source);
+        struct check *c = &r->checks.items[idx[i]];
+        snprintf(c->path, sizeof c->path, "%s", p->proxy_label);
+        check_ev(c, "target_from", "%s", source);
     }
     size_t deps[2] = {dns_system_job, dns_azure_job};
-    p->job = engine_add(r->engine, &net_ops, p, deps, 2);
+    p->job = engine_add(r->engine, &net_ops, p, deps, p->via_proxy ? 0 : 2);
+    return p->c_tcp;
+}
+
+void probe_path_label(const struct proxy_path *via, char *out, size_t size)
+{
+    if (!via || via->direct) {
+        snprintf(out, size, "direct");
+        return;
+    }
+    const struct proxy_url *u = &via->proxy;
+    bool v6 = strchr(u->host, ':') != NULL;
+    snprintf(out, size, "proxy %s://%s%s%s:%d", u->scheme, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port);
 }

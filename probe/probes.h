@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "probe/classify.h"
+#include "probe/proxy.h"
 #include "probe/run.h"
 #include "resolvers/dns.h"
 
@@ -15,12 +16,21 @@ size_t probe_dns_add(struct run *r, const char *host, bool azure);
 /* The answer of a finished DNS job, or NULL. */
 const struct dns_answer *probe_dns_answer(struct run *r, size_t job);
 
-/* net.tcp, net.tls, net.https for host:port, after both DNS jobs. */
-void probe_net_add(struct run *r, const char *host, int port, size_t dns_system_job,
-                   size_t dns_azure_job, const char *source);
+/* net.tcp, net.tls, net.https for host:port: direct after both DNS jobs (via NULL or direct), or
+ * through via's proxy at once (the proxy resolves). Returns the net.tcp check's index (net.tls and
+ * net.https follow it), or (size_t)-1. */
+size_t probe_net_add(struct run *r, const char *host, int port, size_t dns_system_job,
+                     size_t dns_azure_job, const char *source, const struct proxy_path *via);
+/* "direct", or "proxy http://host:port" (never credentials) */
+void probe_path_label(const struct proxy_path *via, char *out, size_t size);
 
 /* wireserver.http, wireserver.hostgaplugin, imds.instance. Returns the job index. */
 size_t probe_host_add(struct run *r, enum host_kind kind);
+
+/* proxy.config: every proxy source found, redacted, with problems and disagreements. */
+void probe_proxy_config(struct run *r);
+/* proxy.platform: would an environment proxy catch the WireServer or IMDS? */
+void probe_proxy_platform(struct run *r, const char *wireserver, const char *imds_host);
 
 /* Shared evidence of a transfer: the addresses and interface it used, and the error if any. */
 void probe_record_transfer(struct check *c, const struct http_result *res,

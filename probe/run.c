@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void run_own(struct run *r, void *p)
 {
@@ -22,4 +23,19 @@ void run_progress(const struct run *r, const struct check *c)
         return;
     fprintf(stderr, "azbprobe: %-24s %s%s%.0d %s (%ld ms)\n", c->id, c->target, c->port ? ":" : "", c->port,
             outcome_name(c->outcome), c->duration_ms);
+}
+
+struct consumer_path *run_add_consumer(struct run *r)
+{
+    if (r->nconsumers == r->capconsumers) {
+        size_t cap = r->capconsumers ? r->capconsumers * 2 : 16;
+        struct consumer_path *n = realloc(r->consumers, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        r->consumers = n;
+        r->capconsumers = cap;
+    }
+    struct consumer_path *c = &r->consumers[r->nconsumers++];
+    memset(c, 0, sizeof *c);
+    return c;
 }

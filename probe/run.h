@@ -9,6 +9,7 @@
 #include "probe/check.h"
 #include "probe/config.h"
 #include "probe/imds.h"
+#include "probe/proxy.h"
 
 struct engine;
 struct http_client;
@@ -28,6 +29,18 @@ struct facts {
     char clock_from[64];
 };
 
+/* Which network path one consumer takes to one storage endpoint, and whether it works. */
+struct consumer_path {
+    char target[256];
+    int port;
+    enum consumer consumer;
+    char path[300];        /* "direct" or "proxy http://host:port" (no password) */
+    char decided_by[256];
+    size_t first_check;    /* the path's net.tcp check; net.tls and net.https follow */
+    enum status status;    /* set by grading */
+    char summary[256];
+};
+
 struct run {
     const struct config *cfg;
     struct facts facts;
@@ -41,12 +54,17 @@ struct run {
     long duration_ms;
     char started_utc[32];
     char hostname[128];
+    struct proxy_config proxy;
+    struct consumer_path *consumers;
+    size_t nconsumers, capconsumers;
     void **owned;          /* probe contexts, freed at the end */
     size_t nowned, capowned;
 };
 
 /* Remember a probe context to free at the end of the run. */
 void run_own(struct run *r, void *p);
+/* Append a consumer path; returns it, or NULL when out of memory. */
+struct consumer_path *run_add_consumer(struct run *r);
 /* With --verbose, one line on stderr as a check gets its result. */
 void run_progress(const struct run *r, const struct check *c);
 

@@ -31,6 +31,44 @@ void plan_resolve_location(struct run *r)
         SET_FACT(f->cloud, cfg->cloud, "--cloud");
 }
 
+/* The same proxy with the same credentials (the agent drops them where curl sends them). */
+static bool same_proxy(const struct proxy_path *a, const struct proxy_path *b)
+{
+    const struct proxy_url *x = &a->proxy, *y = &b->proxy;
+    return !a->direct && !b->direct && strcmp(x->scheme, y->scheme) == 0 && strcasecmp(x->host, y->host) == 0 &&
+           x->port == y->port && x->has_credentials == y->has_credentials &&
+           (!x->has_credentials || (strcmp(x->user, y->user) == 0 && strcmp(x->password, y->password) == 0));
+}
+
+/* One endpoint on one port: the direct path always, then the path of each consumer, each
+ * distinct path probed once. */
+static void plan_paths(struct run *r, const char *host, int port, size_t sys, size_t az, const char *source)
+{
+    size_t direct = probe_net_add(r, host, port, sys, az, source, NULL);
+    struct proxy_path paths[CONSUMER_COUNT];
+    size_t first[CONSUMER_COUNT];
+    for (int c = 0; c < CONSUMER_COUNT; c++) {
+        proxy_decide(&r->proxy, (enum consumer)c, host, true, &paths[c]);
+        char label[300];
+        probe_path_label(&paths[c], label, sizeof label);
+        first[c] = direct;
+        for (int k = 0; k < c && !paths[c].direct; k++) /* the same proxy, as another consumer uses it */
+            if (first[k] != direct && same_proxy(&paths[k], &paths[c]))
+                first[c] = first[k];
+        if (!paths[c].direct && first[c] == direct)
+            first[c] = probe_net_add(r, host, port, sys, az, source, &paths[c]);
+        struct consumer_path *cp = run_add_consumer(r);
+        if (!cp || first[c] == (size_t)-1)
+            continue;
+        snprintf(cp->target, sizeof cp->target, "%s", host);
+        cp->port = port;
+        cp->consumer = (enum consumer)c;
+        snprintf(cp->path, sizeof cp->path, "%s", label);
+        snprintf(cp->decided_by, sizeof cp->decided_by, "%s", paths[c].why);
+        cp->first_check = first[c];
+    }
+}
+
 static void plan_storage(struct run *r, const char *host, const char *source)
 {
     if (checks_find(&r->checks, "dns.system", host, -1))
@@ -40,7 +78,7 @@ static void plan_storage(struct run *r, const char *host, const char *source)
     if (sys == (size_t)-1 || az == (size_t)-1)
         return;
     for (size_t i = 0; i < r->cfg->nports; i++)
-        probe_net_add(r, host, r->cfg->ports[i], sys, az, source);
+        plan_paths(r, host, r->cfg->ports[i], sys, az, source);
 }
 
 /* Targets that need the cloud's storage suffix: --storage-account names, and the blob hosts in
@@ -69,6 +107,10 @@ void plan_build(struct run *r)
     probe_host_add(r, HOST_WIRESERVER);
     probe_host_add(r, HOST_HOSTGAPLUGIN);
     r->imds_job = probe_host_add(r, HOST_IMDS);
+    probe_proxy_config(r);
+    char imds_host[256];
+    snprintf(imds_host, sizeof imds_host, "%.*s", (int)strcspn(r->cfg->imds + 7, ":/"), r->cfg->imds + 7);
+    probe_proxy_platform(r, r->facts.wireserver, imds_host);
     for (size_t i = 0; i < r->cfg->ntargets; i++)
         plan_storage(r, r->cfg->targets[i], "--target");
     if (r->facts.cloud[0])

@@ -33,12 +33,12 @@ static const char *c_why(const void *i, char *b, size_t n) { (void)b; (void)n; r
 const struct field check_fields[] = {
     {"status", "Status", 4, true, FIELD_STRING, c_status},
     {"id", "Check", 23, true, FIELD_STRING, c_id},
-    {"target", "Target", 32, true, FIELD_STRING, c_target},
+    {"target", "Target", 24, true, FIELD_STRING, c_target},
     {"port", "Port", 5, true, FIELD_INT, c_port},
+    {"path", "Path", 12, true, FIELD_STRING, c_path},
     {"outcome", "Outcome", 17, true, FIELD_STRING, c_outcome},
     {"duration_ms", "ms", 6, false, FIELD_INT, c_ms},
     {"required", "Required", 0, false, FIELD_BOOL, c_required},
-    {"path", "Path", 0, false, FIELD_STRING, c_path},
     {"summary", "Summary", 0, true, FIELD_STRING, c_summary},
     {"why", "Why", 0, false, FIELD_STRING, c_why},
 };
@@ -94,3 +94,29 @@ const struct field report_fields[] = {
     {"timeout_ms", "Probe timeout (ms)", 0, false, FIELD_INT, r_timeout},
 };
 const size_t report_field_count = sizeof report_fields / sizeof report_fields[0];
+
+#define CONSUMER(item) ((const struct consumer_path *)(item))
+
+static const char *p_target(const void *i, char *b, size_t n) { (void)b; (void)n; return CONSUMER(i)->target; }
+static const char *p_port(const void *i, char *b, size_t n)
+{
+    snprintf(b, n, "%d", CONSUMER(i)->port);
+    return b;
+}
+static const char *p_consumer(const void *i, char *b, size_t n) { (void)b; (void)n; return consumer_name(CONSUMER(i)->consumer); }
+static const char *p_path(const void *i, char *b, size_t n) { (void)b; (void)n; return CONSUMER(i)->path; }
+static const char *p_status(const void *i, char *b, size_t n) { (void)b; (void)n; return status_name(CONSUMER(i)->status); }
+static const char *p_decided(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(CONSUMER(i)->decided_by); }
+static const char *p_summary(const void *i, char *b, size_t n) { (void)b; (void)n; return CONSUMER(i)->summary; }
+
+/* Which path each consumer (guest agent, backup extension, generic client) takes, and whether it works. */
+const struct field consumer_fields[] = {
+    {"status", "Status", 4, true, FIELD_STRING, p_status},
+    {"consumer", "Consumer", 16, true, FIELD_STRING, p_consumer},
+    {"target", "Target", 30, true, FIELD_STRING, p_target},
+    {"port", "Port", 5, true, FIELD_INT, p_port},
+    {"path", "Path", 38, true, FIELD_STRING, p_path},
+    {"decided_by", "Decided by", 0, true, FIELD_STRING, p_decided},
+    {"summary", "Summary", 0, false, FIELD_STRING, p_summary},
+};
+const size_t consumer_field_count = sizeof consumer_fields / sizeof consumer_fields[0];

@@ -35,3 +35,9 @@ bool render_detailed(const struct check *c)
 {
     return c->status == STATUS_FAIL || c->status == STATUS_WARN;
 }
+
+bool render_show_consumers(const struct run *r)
+{
+    const struct check *pc = checks_find(&r->checks, "proxy.config", NULL, -1);
+    return r->nconsumers > 0 && pc && pc->outcome != OUT_SKIPPED;
+}

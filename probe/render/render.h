@@ -29,6 +29,11 @@ extern const struct field check_fields[];
 extern const size_t check_field_count;
 extern const struct field report_fields[];
 extern const size_t report_field_count;
+extern const struct field consumer_fields[];
+extern const size_t consumer_field_count;
+
+/* The consumers table is worth showing in text and markdown when some proxy is in play. */
+bool render_show_consumers(const struct run *r);
 
 int render_report(const struct run *r, enum report_format fmt, FILE *out, bool color);
 int render_text(const struct run *r, FILE *out, bool color);

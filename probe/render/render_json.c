@@ -60,6 +60,13 @@ int render_json(const struct run *r, FILE *out)
         json_object_array_add(checks, o);
     }
     json_object_object_add(root, "checks", checks);
+    struct json_object *consumers = json_object_new_array();
+    for (size_t i = 0; i < r->nconsumers; i++) {
+        struct json_object *o = json_object_new_object();
+        add_fields(o, consumer_fields, consumer_field_count, &r->consumers[i]);
+        json_object_array_add(consumers, o);
+    }
+    json_object_object_add(root, "consumers", consumers);
     const char *s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
     int rc = fprintf(out, "%s\n", s) < 0 ? -1 : 0;
     json_object_put(root);

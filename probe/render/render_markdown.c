@@ -11,6 +11,28 @@ static void cell(FILE *out, const char *v)
     fprintf(out, " %s |", esc);
 }
 
+/* A markdown table of items (checks or consumer paths) over a field table's markdown columns. */
+static void table(FILE *out, const struct field *fields, size_t nf, const void *items, size_t n, size_t stride)
+{
+    char buf[64];
+    fputc('|', out);
+    for (size_t i = 0; i < nf; i++)
+        if (fields[i].markdown)
+            fprintf(out, " %s |", fields[i].title);
+    fputs("\n|", out);
+    for (size_t i = 0; i < nf; i++)
+        if (fields[i].markdown)
+            fputs("---|", out);
+    fputc('\n', out);
+    for (size_t k = 0; k < n; k++) {
+        fputc('|', out);
+        for (size_t i = 0; i < nf; i++)
+            if (fields[i].markdown)
+                cell(out, fields[i].get((const char *)items + k * stride, buf, sizeof buf));
+        fputc('\n', out);
+    }
+}
+
 int render_markdown(const struct run *r, FILE *out)
 {
     struct tally t;
@@ -26,21 +48,11 @@ int render_markdown(const struct run *r, FILE *out)
         cell(out, report_fields[i].get(r, buf, sizeof buf));
         fputc('\n', out);
     }
-    fputs("\n### Checks\n\n|", out);
-    for (size_t i = 0; i < check_field_count; i++)
-        if (check_fields[i].markdown)
-            fprintf(out, " %s |", check_fields[i].title);
-    fputs("\n|", out);
-    for (size_t i = 0; i < check_field_count; i++)
-        if (check_fields[i].markdown)
-            fputs("---|", out);
-    fputc('\n', out);
-    for (size_t c = 0; c < r->checks.count; c++) {
-        fputc('|', out);
-        for (size_t i = 0; i < check_field_count; i++)
-            if (check_fields[i].markdown)
-                cell(out, check_fields[i].get(&r->checks.items[c], buf, sizeof buf));
-        fputc('\n', out);
+    fputs("\n### Checks\n\n", out);
+    table(out, check_fields, check_field_count, r->checks.items, r->checks.count, sizeof *r->checks.items);
+    if (render_show_consumers(r)) {
+        fputs("\n### Paths per consumer\n\nThe backup verdict follows the backup extension's path.\n\n", out);
+        table(out, consumer_fields, consumer_field_count, r->consumers, r->nconsumers, sizeof *r->consumers);
     }
     bool any = false;
     for (size_t c = 0; c < r->checks.count; c++) {

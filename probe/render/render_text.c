@@ -98,24 +98,35 @@ static void facts(const struct run *r, FILE *out)
     }
 }
 
-static void table(const struct run *r, FILE *out, bool color)
+static enum status status_of(const char *name)
 {
-    for (size_t i = 0; i < check_field_count; i++)
-        if (check_fields[i].text_width)
-            fprintf(out, "%-*s ", check_fields[i].text_width, check_fields[i].title);
+    for (int s = STATUS_PASS; s <= STATUS_SKIP; s++)
+        if (strcmp(name, status_name((enum status)s)) == 0)
+            return (enum status)s;
+    return STATUS_SKIP;
+}
+
+/* A table of items (checks or consumer paths) over a field table's text columns. */
+static void table(FILE *out, const struct field *fields, size_t nf, const void *items, size_t n,
+                  size_t stride, bool color)
+{
+    for (size_t i = 0; i < nf; i++)
+        if (fields[i].text_width)
+            fprintf(out, "%-*s ", fields[i].text_width, fields[i].title);
     fputc('\n', out);
-    for (size_t c = 0; c < r->checks.count; c++) {
-        const struct check *ck = &r->checks.items[c];
-        for (size_t i = 0; i < check_field_count; i++) {
-            const struct field *f = &check_fields[i];
+    for (size_t k = 0; k < n; k++) {
+        const void *item = (const char *)items + k * stride;
+        for (size_t i = 0; i < nf; i++) {
+            const struct field *f = &fields[i];
             char buf[64], cell[128];
             if (!f->text_width)
                 continue;
-            const char *v = f->get(ck, buf, sizeof buf);
+            const char *v = f->get(item, buf, sizeof buf);
             ellipsize(v ? v : "-", cell, sizeof cell, f->text_width);
             if (strcmp(f->key, "status") == 0) {
+                enum status st = status_of(cell);
                 upper(cell, cell, sizeof cell);
-                fprintf(out, "%s%-*s%s ", color_of(ck->status, color), f->text_width, cell, color ? "\033[0m" : "");
+                fprintf(out, "%s%-*s%s ", color_of(st, color), f->text_width, cell, color ? "\033[0m" : "");
             } else {
                 fprintf(out, f->kind == FIELD_INT ? "%*s " : "%-*s ", f->text_width, cell);
             }
@@ -168,7 +179,11 @@ int render_text(const struct run *r, FILE *out, bool color)
     fprintf(out, "azbprobe %s: %s%s%s - %s\n\n", AZB_VERSION, color_of(v, color), vs, color ? "\033[0m" : "", line);
     facts(r, out);
     fputc('\n', out);
-    table(r, out, color);
+    table(out, check_fields, check_field_count, r->checks.items, r->checks.count, sizeof *r->checks.items, color);
+    if (render_show_consumers(r)) {
+        fputs("\nPaths per consumer (the backup verdict follows the backup extension's path)\n", out);
+        table(out, consumer_fields, consumer_field_count, r->consumers, r->nconsumers, sizeof *r->consumers, color);
+    }
     details(r, out, color);
     return ferror(out) ? -1 : 0;
 }

@@ -10,6 +10,12 @@
 #   rig.sh guestfw STATE_DIR 'RULE'  add an nft rule to the guest firewall (chain inet azbp_guest output, in vm)
 #   rig.sh guestfw-flush STATE_DIR   empty the guest firewall again
 #
+# HTTP proxies (squid, one process, when squid is installed; see tests/net/squid.conf.in):
+#   203.0.113.50:3128 and :443 open, .51:3128 basic auth (azbp / S3cretPw!), .52:3128 CONNECT allow
+#   list (.example.org only: storage gets 403), .53:3128 silently dropped by the NSG baseline.
+#   squid reaches storage from inside az over lo, so an NSG rule meant to cut only the VM's direct
+#   path must match on iifname "az0", e.g. 'iifname "az0" ip daddr 203.0.113.10 tcp dport {443,8443} drop'.
+#
 # Topology (see tests/net/README.md for the full address plan):
 #   vm namespace: vm0 198.51.100.10/24, default via 198.51.100.1, resolv.conf -> 198.51.100.1
 #   az namespace: az0 198.51.100.1/24; Azure and "storage" addresses are /32s on lo, so the az
@@ -36,6 +42,12 @@ ST_ACCTFW=203.0.113.17    # storage account firewall: 403 AuthorizationFailure
 ST_HOSTILE=203.0.113.18   # hostile.py: endless headers on 443, a slow sender on 8443
 BH_FIRST=101              # 203.0.113.101-.120: twenty blackholed storage IPs
 BH_LAST=120
+PROXY_OPEN=203.0.113.50   # squid: open proxy on :3128 and :443
+PROXY_AUTH=203.0.113.51   # squid: basic auth required (user azbp, password S3cretPw!)
+PROXY_DENY=203.0.113.52   # squid: CONNECT allow list that denies storage (403)
+PROXY_DROP=203.0.113.53   # squid listens, but the NSG baseline drops everything to it
+PROXY_USER=azbp
+PROXY_PASSWORD='S3cretPw!'
 
 usage() {
     sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -90,22 +102,33 @@ kill_ours() {
 do_down() {
     [ -r "$STATE/env" ] || { log "down: nothing to do (no $STATE/env)"; return 0; }
     VM_NS='' AZ_NS='' NGINX_PID='' DNS_CUSTOM_PID='' DNS_AZURE_PID='' DNSFAKE_PID='' HOSTILE_PID=''
+    SQUID_PID='' SQUID_NAME=''
     # shellcheck disable=SC1091
     . "$STATE/env"
     # nginx daemonized: its pid file is the truth if the env was written before it.
     if [ -z "$NGINX_PID" ] && [ -r "$STATE/run/nginx.pid" ]; then
         NGINX_PID=$(cat "$STATE/run/nginx.pid")
     fi
-    for p in $NGINX_PID $DNS_CUSTOM_PID $DNS_AZURE_PID $DNSFAKE_PID $HOSTILE_PID; do
+    # squid runs in the foreground (-N), so $! is squid; its pid file is a fallback only.
+    if [ -z "$SQUID_PID" ] && [ -r "$STATE/squid/squid.pid" ]; then
+        SQUID_PID=$(cat "$STATE/squid/squid.pid")
+    fi
+    for p in $SQUID_PID $NGINX_PID $DNS_CUSTOM_PID $DNS_AZURE_PID $DNSFAKE_PID $HOSTILE_PID; do
         kill_ours "$p"
     done
-    # Anything still inside our namespaces (nginx workers, a stuck probe) was started by us.
+    # Anything still inside our namespaces (nginx workers, squid's auth helpers, a stuck probe)
+    # was started by us.
     for ns in "$AZ_NS" "$VM_NS"; do
         [ -n "$ns" ] || continue
         for p in $(ip netns pids "$ns" 2>/dev/null); do
             kill_ours "$p"
         done
     done
+    # squid removes its shared-memory segments when it exits; not when it had to be killed.
+    # The name is unique to this run (azbp<pid>).
+    case "$SQUID_NAME" in
+        azbp[0-9]*) rm -f "/dev/shm/$SQUID_NAME-"*.shm ;;
+    esac
     for ns in "$VM_NS" "$AZ_NS"; do
         [ -n "$ns" ] || continue
         if ip netns list | grep -q "^$ns\\b"; then
@@ -126,7 +149,8 @@ do_down() {
 # On any failure during up: say what failed, undo everything, exit 1.
 die() {
     log "up FAILED: $*"
-    for f in dnsmasq-custom.log dnsmasq-azure.log dnsfake.log run/nginx-error.log; do
+    for f in dnsmasq-custom.log dnsmasq-azure.log dnsfake.log run/nginx-error.log squid/parse.out \
+             squid/squid.out squid/cache.log; do
         if [ -s "$STATE/$f" ]; then
             log "--- last lines of $STATE/$f"
             tail -n 5 "$STATE/$f" >&2
@@ -167,7 +191,8 @@ make_netns() {
     run in_az ip addr add "$AZ_IP/24" dev az0
     run in_az ip link set az0 up
     for a in "$WIRESERVER" "$IMDS" "$ST_GOOD" "$ST_INSPECT" "$ST_RESET" "$ST_DROP" "$ST_ICMP" \
-             "$ST_FWDENY" "$ST_ACCTFW" "$ST_HOSTILE"; do
+             "$ST_FWDENY" "$ST_ACCTFW" "$ST_HOSTILE" "$PROXY_OPEN" "$PROXY_AUTH" "$PROXY_DENY" \
+             "$PROXY_DROP"; do
         run in_az ip addr add "$a/32" dev lo
     done
     n=$BH_FIRST
@@ -194,6 +219,7 @@ table inet azbp_nsg {
         ip daddr $ST_DROP counter drop
         ip daddr $ST_ICMP tcp dport { 443, 8443 } counter reject with icmp type admin-prohibited
         ip daddr 203.0.113.$BH_FIRST-203.0.113.$BH_LAST counter drop
+        ip daddr $PROXY_DROP counter drop
     }
     chain input {
         type filter hook input priority filter; policy accept;
@@ -272,6 +298,8 @@ dns_records() {
 # Authoritative for these zones: names not listed below are NXDOMAIN, never forwarded.
 local=/core.windows.net/
 local=/internal.cloudapp.net/
+local=/corp.example/
+local=/example.org/
 # Storage account behind its CNAME, as in Azure (TTLs: CNAME 300, A 60).
 cname=st1.blob.core.windows.net,blob.dub09prdstr02a.store.core.windows.net,300
 host-record=blob.dub09prdstr02a.store.core.windows.net,$ST_GOOD,60
@@ -282,6 +310,12 @@ host-record=icmp.blob.core.windows.net,$ST_ICMP,60
 host-record=fwdeny.blob.core.windows.net,$ST_FWDENY,60
 host-record=acctfw.blob.core.windows.net,$ST_ACCTFW,60
 host-record=hostile.blob.core.windows.net,$ST_HOSTILE,60
+# HTTP proxies (squid) and the one name the allow-list proxy lets through.
+host-record=proxy.corp.example,$PROXY_OPEN,300
+host-record=proxy-auth.corp.example,$PROXY_AUTH,300
+host-record=proxy-deny.corp.example,$PROXY_DENY,300
+host-record=proxy-drop.corp.example,$PROXY_DROP,300
+host-record=allowed.example.org,$ST_GOOD,60
 EOF
     n=$BH_FIRST
     while [ $n -le $BH_LAST ]; do
@@ -487,6 +521,50 @@ start_nginx() {
     wait_for "hostile endpoint" in_vm sh -c "openssl s_client -connect $ST_HOSTILE:8443 </dev/null >/dev/null 2>&1"
 }
 
+# squid as the rig's HTTP proxies (tests/net/squid.conf.in). Everything it writes is in
+# STATE/squid, owned by its unprivileged user; squid.conf and the password file stay root's.
+start_squid() {
+    if ! command -v squid >/dev/null 2>&1 || [ ! -x /usr/lib/squid/basic_ncsa_auth ]; then
+        log "up: squid is not installed: no HTTP proxies in this rig (apt-get install squid)"
+        return 0
+    fi
+    SQ=$STATE/squid
+    run mkdir -p "$SQ"
+    # The proxy user must reach STATE/squid: allow traversal of the state dir (x only, no
+    # listing); private keys in pki/ stay 0600.
+    run chmod a+x "$STATE"
+    run chown proxy:proxy "$SQ"
+    run chmod 0750 "$SQ"
+    runuser -u proxy -- test -w "$SQ" -a -x "$SQ" \
+        || die "squid's user 'proxy' cannot write $SQ: put the state dir where 'proxy' can traverse"
+    sed -e "s|@SQ@|$SQ|g" -e "s|@DNS@|$AZ_IP|g" "$HERE/squid.conf.in" > "$SQ/squid.conf" \
+        || die "cannot write $SQ/squid.conf"
+    hash=$(openssl passwd -apr1 "$PROXY_PASSWORD") || die "openssl passwd failed"
+    printf '%s:%s\n' "$PROXY_USER" "$hash" > "$SQ/passwd" || die "cannot write $SQ/passwd"
+    run chown root:proxy "$SQ/passwd"
+    run chmod 0640 "$SQ/passwd"
+    # -n: a service name of our own, so the shared-memory segments squid 5 creates even
+    # without SMP (/dev/shm/<name>-cf__*.shm, removed when it exits) never collide with the
+    # system squid or another rig.
+    SQ_NAME=azbp$$
+    env_add SQUID_NAME "$SQ_NAME"
+    in_az squid -n "$SQ_NAME" -k parse -f "$SQ/squid.conf" >"$SQ/parse.out" 2>&1 \
+        || die "squid rejects $SQ/squid.conf (see $SQ/parse.out)"
+    # -N: foreground, no kids, and ip netns exec execs it, so $! is squid itself. -f: our config
+    # only (never /etc/squid/squid.conf).
+    ip netns exec "$AZ_NS" squid -n "$SQ_NAME" -N -f "$SQ/squid.conf" </dev/null >"$SQ/squid.out" 2>&1 &
+    SQUID_PID=$!
+    env_add SQUID_PID "$SQUID_PID"
+    i=0
+    until in_vm curl -s --noproxy '' -m 2 -o /dev/null --cacert "$STATE/ca.pem" \
+            -x "http://$PROXY_OPEN:3128" https://st1.blob.core.windows.net/ >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -ge 100 ] && die "squid is not answering on $PROXY_OPEN:3128"
+        alive "$SQUID_PID" || die "squid exited (see $SQ/squid.out, $SQ/cache.log)"
+        sleep 0.1
+    done
+}
+
 do_up() {
     [ "$(id -u)" = 0 ] || { log "up: needs root (network namespaces)"; exit 1; }
     for t in ip nft dnsmasq nginx openssl dig curl /usr/bin/python3; do
@@ -514,6 +592,7 @@ do_up() {
     make_pki
     start_dns
     start_nginx
+    start_squid
 
     trap - INT TERM HUP
     log "up: VM_NS=$VM_NS AZ_NS=$AZ_NS state=$STATE"

@@ -457,7 +457,8 @@ static void test_option_table(void **state)
 {
     (void)state;
     static const char *const want[] = {"region", "cloud", "target", "storage-account", "dns-server",
-                                       "wireserver", "imds-endpoint", "cacert", "timeout", "ports",
+                                       "wireserver", "imds-endpoint", "proxy", "no-proxy", "cacert",
+                                       "timeout", "ports",
                                        "format", "output", "root", "parallel", "list-regions",
                                        "verbose", "quiet", "help", "version"};
     size_t n = cli_option_count();

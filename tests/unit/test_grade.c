@@ -43,6 +43,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     checks_free(&f->run.checks);
+    free(f->run.consumers);
     config_free(&f->cfg);
     free(f);
     return 0;
@@ -437,6 +438,79 @@ static void test_verdict_order(void **state)
     assert_int_equal(grade_exit_code(&l), 1);
 }
 
+/* One consumer's path to ACCT:port, starting at check index first. */
+static void add_consumer(struct run *r, enum consumer who, int port, size_t first)
+{
+    struct consumer_path *cp = run_add_consumer(r);
+    assert_non_null(cp);
+    snprintf(cp->target, sizeof cp->target, "%s", ACCT);
+    cp->port = port;
+    cp->consumer = who;
+    snprintf(cp->path, sizeof cp->path, "%s", r->checks.items[first].path);
+    cp->first_check = first;
+}
+
+static void set_path(struct run *r, size_t first, const char *path)
+{
+    for (size_t k = first; k < first + 3; k++)
+        snprintf(r->checks.items[k].path, sizeof r->checks.items[k].path, "%s", path);
+}
+
+/* The backup verdict follows the backup extension's path: a dead direct path it does not take
+ * only warns, even when the host path fails. */
+static void test_backup_follows_extension_path(void **state)
+{
+    struct fixture *f = *state;
+    struct run *r = &f->run;
+    add_host_path(r, OUT_TIMEOUT, OUT_TIMEOUT);
+    add_storage(r, 443, OUT_TIMEOUT, OUT_SKIPPED, OUT_SKIPPED);
+    size_t direct = r->checks.count - 3;
+    set_path(r, direct, "direct");
+    add_storage(r, 443, OUT_OK, OUT_OK, OUT_OK);
+    size_t proxied = r->checks.count - 3;
+    set_path(r, proxied, "proxy http://proxy.corp.example:443");
+    add_consumer(r, CONSUMER_AGENT, 443, direct);
+    add_consumer(r, CONSUMER_BACKUP, 443, proxied);
+    add_consumer(r, CONSUMER_CLIENT, 443, direct);
+    grade_run(r);
+    assert_int_equal(r->checks.items[direct].status, STATUS_WARN);
+    assert_false(r->checks.items[direct].required);
+    assert_non_null(strstr(r->checks.items[direct].why, "proxy http://proxy.corp.example:443"));
+    assert_int_equal(r->checks.items[proxied].status, STATUS_PASS);
+    assert_true(r->checks.items[proxied].required);
+    assert_int_equal(r->consumers[0].status, STATUS_WARN);
+    assert_non_null(strstr(r->consumers[0].summary, "net.tcp"));
+    assert_int_equal(r->consumers[1].status, STATUS_PASS);
+    assert_int_equal(r->consumers[2].status, STATUS_WARN);
+    /* DNS through the VM's resolvers does not matter to a proxied extension */
+    assert_false(get(r, "dns.system", -1)->required);
+    /* the WireServer still fails the run */
+    assert_int_equal(grade_verdict(&r->checks), STATUS_FAIL);
+}
+
+/* And the other way round: the extension goes direct and direct is dead: its failure is the run's. */
+static void test_backup_direct_fails_with_host_path(void **state)
+{
+    struct fixture *f = *state;
+    struct run *r = &f->run;
+    add_host_path(r, OUT_TIMEOUT, OUT_OK);
+    add_storage(r, 443, OUT_TIMEOUT, OUT_SKIPPED, OUT_SKIPPED);
+    size_t direct = r->checks.count - 3;
+    set_path(r, direct, "direct");
+    add_storage(r, 443, OUT_PROXY_AUTH, OUT_SKIPPED, OUT_SKIPPED);
+    size_t proxied = r->checks.count - 3;
+    set_path(r, proxied, "proxy http://azbp:***@proxy-auth.corp.example:3128");
+    add_consumer(r, CONSUMER_BACKUP, 443, direct);
+    add_consumer(r, CONSUMER_CLIENT, 443, proxied);
+    grade_run(r);
+    assert_int_equal(r->checks.items[direct].status, STATUS_FAIL);
+    assert_true(r->checks.items[direct].required);
+    assert_int_equal(r->checks.items[proxied].status, STATUS_WARN);
+    assert_int_equal(r->consumers[0].status, STATUS_FAIL);
+    assert_int_equal(r->consumers[1].status, STATUS_WARN);
+    assert_int_equal(grade_exit_code(&r->checks), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -462,6 +536,8 @@ int main(void)
         T(test_wireserver_source_failing_stays_fail),
         T(test_informational_checks),
         cmocka_unit_test(test_verdict_order),
+        T(test_backup_follows_extension_path),
+        T(test_backup_direct_fails_with_host_path),
     };
     return cmocka_run_group_tests_name("grade", tests, NULL, NULL);
 }

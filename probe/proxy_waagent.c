@@ -1,0 +1,296 @@
+/* waagent.conf's HttpProxy.Host and HttpProxy.Port, read twice: as the guest agent reads them
+ * (azurelinuxagent/common/conf.py) and as the backup extension's embedded old-agent parser reads
+ * them (VMBackup main/WaagentLib.py). The two disagree on real files, so each is mirrored quirk
+ * for quirk, including the ones that look like bugs. */
+#include "probe/proxy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define QUOTE_MAX 400
+
+static void add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
+                        const char *fmt, ...)
+{
+    if (!c || c->nproblems >= PROXY_MAX_PROBLEMS)
+        return;
+    struct proxy_problem *p = &c->problems[c->nproblems++];
+    p->source = s;
+    p->line = line;
+    snprintf(p->where, sizeof p->where, "%s", where ? where : "");
+    if (c->nproblems == PROXY_MAX_PROBLEMS) { /* the last slot says the list is incomplete */
+        p->line = 0;
+        snprintf(p->text, sizeof p->text, "more problems were found and not listed");
+        return;
+    }
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    proxy_redact(tmp, p->text, sizeof p->text);
+    for (char *q = p->text; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            *q = '?';
+}
+
+/* A line for a message: redacted while whole, then cut. */
+static void quote(const char *p, size_t n, char *out, size_t size)
+{
+    if (n > QUOTE_MAX) {
+        snprintf(out, size, "(a %zu-byte line)", n);
+        return;
+    }
+    char tmp[QUOTE_MAX + 1];
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) ? '?' : p[i];
+    tmp[n] = '\0';
+    proxy_redact(tmp, out, size);
+}
+
+/* Python's str.split() and str.strip() whitespace (the ASCII part). */
+static bool py_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+static void py_strip(const char **p, const char **end)
+{
+    while (*p < *end && py_space(**p))
+        (*p)++;
+    while (*end > *p && py_space((*end)[-1]))
+        (*end)--;
+}
+
+/* str.strip('" '): only those two characters. */
+static void strip_quote_space(const char **p, const char **end)
+{
+    while (*p < *end && (**p == '"' || **p == ' '))
+        (*p)++;
+    while (*end > *p && ((*end)[-1] == '"' || (*end)[-1] == ' '))
+        (*end)--;
+}
+
+static bool equals(const char *p, const char *end, const char *s)
+{
+    size_t n = strlen(s);
+    return (size_t)(end - p) == n && memcmp(p, s, n) == 0;
+}
+
+/* Copies [p, end) into out; false when it had to be cut. A NUL ends it, as for any C reader. */
+static bool copy(const char *p, const char *end, char *out, size_t size)
+{
+    size_t n = (size_t)(end - p);
+    const char *nul = memchr(p, '\0', n);
+    if (nul)
+        n = (size_t)(nul - p);
+    bool whole = n < size;
+    if (!whole)
+        n = size - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return whole;
+}
+
+/* Python int(): optional sign, decimal digits, single underscores between digits. Large values
+ * are capped (they are only compared with 65535). */
+static bool python_int(const char *s, long *out)
+{
+    bool neg = *s == '-';
+    if (*s == '+' || *s == '-')
+        s++;
+    if (*s < '0' || *s > '9')
+        return false;
+    long v = 0;
+    for (bool underscore = false; *s; s++) {
+        if (*s == '_' && !underscore) {
+            underscore = true;
+            continue;
+        }
+        if (*s < '0' || *s > '9')
+            return false;
+        underscore = false;
+        if (v < 1000000)
+            v = v * 10 + (*s - '0');
+    }
+    if (s[-1] == '_')
+        return false;
+    *out = neg ? -v : v;
+    return true;
+}
+
+/* ---- the guest agent: split on the first '=', value cut at '#', quotes and blanks stripped ---- */
+
+struct agent_key {
+    char *value;
+    size_t size;
+    int *line;
+    int last_seen; /* for duplicates: the line of the previous assignment, "None" included */
+};
+
+static void agent_assign(struct agent_key *k, const char *name, const char *v, const char *ve, int no,
+                         struct waagent_proxy *w, struct proxy_config *c)
+{
+    if (k->last_seen)
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "%s is set on lines %d and %d: the guest agent uses "
+                    "line %d", name, k->last_seen, no, no);
+    k->last_seen = no;
+    if (equals(v, ve, "None")) { /* the agent's spelling of unset */
+        k->value[0] = '\0';
+        *k->line = 0;
+        return;
+    }
+    if (!copy(v, ve, k->value, k->size))
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "%s is longer than %zu bytes: cut", name, k->size - 1);
+    *k->line = no;
+}
+
+static void agent_line(const char *p, const char *end, int no, struct agent_key keys[2],
+                       struct waagent_proxy *w, struct proxy_config *c)
+{
+    if (p == end || *p == '#')
+        return;
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (!eq)
+        return;
+    const char *k = p, *ke = eq;
+    py_strip(&k, &ke);
+    int which = equals(k, ke, "HttpProxy.Host") ? 0 : equals(k, ke, "HttpProxy.Port") ? 1 : -1;
+    if (which < 0)
+        return;
+    const char *v = eq + 1, *ve = end;
+    const char *hash = memchr(v, '#', (size_t)(ve - v));
+    if (hash)
+        ve = hash;
+    strip_quote_space(&v, &ve); /* then strip(): a '"' before a CR survives, as in the agent */
+    py_strip(&v, &ve);
+    agent_assign(&keys[which], which ? "HttpProxy.Port" : "HttpProxy.Host", v, ve, no, w, c);
+}
+
+static void agent_port(struct waagent_proxy *w, struct proxy_config *c)
+{
+    long v;
+    if (!w->port_raw[0])
+        return;
+    if (!python_int(w->port_raw, &v))
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->port_line, "HttpProxy.Port=%s is not an integer: the "
+                    "guest agent ignores it and goes direct", w->port_raw);
+    else if (v < 1 || v > 65535)
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->port_line, "HttpProxy.Port=%s is not a TCP port "
+                    "(1-65535): the guest agent cannot connect through it", w->port_raw);
+    else
+        w->port = (int)v;
+}
+
+static void agent_host(const struct waagent_proxy *w, struct proxy_config *c)
+{
+    const char *h = w->host;
+    if (!h[0])
+        return;
+    const char *colon = strchr(h, ':');
+    if (strstr(h, "://"))
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s is a URL: the guest agent "
+                    "and the backup extension expect a bare host name or address", h);
+    else if (strpbrk(h, "\"' \t\r@/"))
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s is not a host name (a "
+                    "quote before a CRLF line end stays in the value): the agent cannot connect", h);
+    else if (colon && !strchr(colon + 1, ':'))
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s includes a port: it is "
+                    "taken as part of the name; set HttpProxy.Port", h);
+}
+
+static void agent_pass(const char *text, size_t len, struct waagent_proxy *w, struct proxy_config *c)
+{
+    struct agent_key keys[2] = {{w->host, sizeof w->host, &w->host_line, 0},
+                                {w->port_raw, sizeof w->port_raw, &w->port_line, 0}};
+    const char *p = text, *end = text + len;
+    for (int no = 1; p < end; no++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        agent_line(p, le, no, keys, w, c);
+        p = le + 1;
+    }
+    agent_port(w, c);
+    agent_host(w, c);
+}
+
+/* ---- the backup extension: parts = line.split()[0].split('='); value = parts[1] ---------- */
+
+/* The extension's parser raised on this line: it then reads no HttpProxy.* at all. */
+static void vmb_fail(const char *p, const char *end, const char *tok_end, int no, struct waagent_proxy *w,
+                     struct proxy_config *c)
+{
+    const char *q = tok_end;
+    while (q < end && py_space(*q))
+        q++;
+    bool spaced = q < end && *q == '=';
+    char line[80], msg[512];
+    quote(p, (size_t)(end - p), line, sizeof line);
+    snprintf(msg, sizeof msg, "line %d \"%s\": %s breaks the backup extension's parser "
+             "(line.split()[0].split('=')): it ignores HttpProxy.* and goes direct", no, line,
+             spaced ? "spaces around '='" : "a first word without '='");
+    proxy_redact(msg, w->vmb_error, sizeof w->vmb_error);
+    w->vmb_ok = false;
+    w->vmb_host[0] = '\0';
+    w->vmb_port_set = false;
+    add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "%s breaks the backup extension's waagent.conf parser "
+                "(VMBackup: line.split()[0].split('=')): it ignores HttpProxy.* and goes direct",
+                spaced ? "spaces around '='" : "a line whose first word has no '='");
+}
+
+/* False when the extension's parser would raise on this line. */
+static bool vmb_line(const char *p, const char *end, int no, struct waagent_proxy *w, struct proxy_config *c)
+{
+    if ((p < end && *p == '#') || !memchr(p, '=', (size_t)(end - p)))
+        return true;
+    const char *tok = p;
+    while (tok < end && py_space(*tok))
+        tok++;
+    const char *tok_end = tok;
+    while (tok_end < end && !py_space(*tok_end))
+        tok_end++;
+    const char *eq = memchr(tok, '=', (size_t)(tok_end - tok));
+    if (!eq) {
+        vmb_fail(p, end, tok_end, no, w, c);
+        return false;
+    }
+    const char *v = eq + 1, *ve = memchr(v, '=', (size_t)(tok_end - v));
+    if (!ve)
+        ve = tok_end;
+    strip_quote_space(&v, &ve);
+    bool none = equals(v, ve, "None");
+    if (equals(tok, eq, "HttpProxy.Host") && !copy(none ? ve : v, ve, w->vmb_host, sizeof w->vmb_host))
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "HttpProxy.Host is too long: cut");
+    if (equals(tok, eq, "HttpProxy.Port"))
+        w->vmb_port_set = !none; /* an empty value is set too: only "None" is None */
+    return true;
+}
+
+static void vmb_pass(const char *text, size_t len, struct waagent_proxy *w, struct proxy_config *c)
+{
+    w->vmb_ok = true;
+    const char *p = text, *end = text + len;
+    for (int no = 1; p < end; no++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        if (!vmb_line(p, le, no, w, c))
+            return;
+        p = le + 1;
+    }
+}
+
+void waagent_proxy_parse(const char *text, size_t len, struct waagent_proxy *w, struct proxy_config *problems_to)
+{
+    char path[sizeof w->path];
+    snprintf(path, sizeof path, "%s", w->path);
+    memset(w, 0, sizeof *w);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->present = true;
+    if (!text)
+        len = 0;
+    agent_pass(text ? text : "", len, w, problems_to);
+    vmb_pass(text ? text : "", len, w, problems_to);
+}
