@@ -31,13 +31,13 @@ static const char *c_summary(const void *i, char *b, size_t n) { (void)b; (void)
 static const char *c_why(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(CHECK(i)->why); }
 
 const struct field check_fields[] = {
-    {"status", "Status", 4, true, FIELD_STRING, c_status},
+    {"status", "Status", 6, true, FIELD_STRING, c_status},
     {"id", "Check", 23, true, FIELD_STRING, c_id},
-    {"target", "Target", 24, true, FIELD_STRING, c_target},
+    {"target", "Target", 29, true, FIELD_STRING, c_target},
     {"port", "Port", 5, true, FIELD_INT, c_port},
-    {"path", "Path", 12, true, FIELD_STRING, c_path},
+    {"path", "Path", 8, true, FIELD_STRING, c_path},
     {"outcome", "Outcome", 17, true, FIELD_STRING, c_outcome},
-    {"duration_ms", "ms", 6, false, FIELD_INT, c_ms},
+    {"duration_ms", "ms", 5, false, FIELD_INT, c_ms},
     {"required", "Required", 0, false, FIELD_BOOL, c_required},
     {"summary", "Summary", 0, true, FIELD_STRING, c_summary},
     {"why", "Why", 0, false, FIELD_STRING, c_why},
@@ -111,11 +111,11 @@ static const char *p_summary(const void *i, char *b, size_t n) { (void)b; (void)
 
 /* Which path each consumer (guest agent, backup extension, generic client) takes, and whether it works. */
 const struct field consumer_fields[] = {
-    {"status", "Status", 4, true, FIELD_STRING, p_status},
+    {"status", "Status", 6, true, FIELD_STRING, p_status},
     {"consumer", "Consumer", 16, true, FIELD_STRING, p_consumer},
-    {"target", "Target", 30, true, FIELD_STRING, p_target},
+    {"target", "Target", 29, true, FIELD_STRING, p_target},
     {"port", "Port", 5, true, FIELD_INT, p_port},
-    {"path", "Path", 38, true, FIELD_STRING, p_path},
+    {"path", "Path", 8, true, FIELD_STRING, p_path},
     {"decided_by", "Decided by", 0, true, FIELD_STRING, p_decided},
     {"summary", "Summary", 0, false, FIELD_STRING, p_summary},
 };

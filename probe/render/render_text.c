@@ -106,9 +106,39 @@ static enum status status_of(const char *name)
     return STATUS_SKIP;
 }
 
+/* Proxy paths are too long for a table cell: the checks table numbers them ("proxy 1") and
+ * lists them under the table. */
+struct legend {
+    char path[16][300];
+    size_t n;
+};
+
+static void legend_cell(struct legend *lg, const char *path, char *out, size_t size)
+{
+    if (strncmp(path, "proxy ", 6) != 0) {
+        escape_text(path, out, size);
+        return;
+    }
+    size_t i = 0;
+    while (i < lg->n && strcmp(lg->path[i], path) != 0)
+        i++;
+    if (i == lg->n && lg->n < 16)
+        snprintf(lg->path[lg->n++], sizeof lg->path[0], "%s", path);
+    snprintf(out, size, "proxy %zu", i + 1);
+}
+
+static void legend_print(FILE *out, const struct legend *lg)
+{
+    for (size_t i = 0; i < lg->n; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "proxy %zu: ", i + 1);
+        wrap(out, "  ", label, lg->path[i] + 6);
+    }
+}
+
 /* A table of items (checks or consumer paths) over a field table's text columns. */
 static void table(FILE *out, const struct field *fields, size_t nf, const void *items, size_t n,
-                  size_t stride, bool color)
+                  size_t stride, struct legend *lg, bool color)
 {
     for (size_t i = 0; i < nf; i++)
         if (fields[i].text_width)
@@ -122,7 +152,10 @@ static void table(FILE *out, const struct field *fields, size_t nf, const void *
             if (!f->text_width)
                 continue;
             const char *v = f->get(item, buf, sizeof buf);
-            ellipsize(v ? v : "-", cell, sizeof cell, f->text_width);
+            if (lg && strcmp(f->key, "path") == 0 && v)
+                legend_cell(lg, v, cell, sizeof cell);
+            else
+                ellipsize(v ? v : "-", cell, sizeof cell, f->text_width);
             if (strcmp(f->key, "status") == 0) {
                 enum status st = status_of(cell);
                 upper(cell, cell, sizeof cell);
@@ -167,6 +200,22 @@ static void details(const struct run *r, FILE *out, bool color)
     }
 }
 
+/* Why each consumer takes its path, once per distinct reason. */
+static void decisions(const struct run *r, FILE *out)
+{
+    for (size_t i = 0; i < r->nconsumers; i++) {
+        const struct consumer_path *cp = &r->consumers[i];
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = r->consumers[k].consumer == cp->consumer && strcmp(r->consumers[k].decided_by, cp->decided_by) == 0;
+        if (seen || !cp->decided_by[0])
+            continue;
+        char label[40];
+        snprintf(label, sizeof label, "%s: ", consumer_name(cp->consumer));
+        wrap(out, "  ", label, cp->decided_by);
+    }
+}
+
 int render_text(const struct run *r, FILE *out, bool color)
 {
     struct tally t;
@@ -179,11 +228,16 @@ int render_text(const struct run *r, FILE *out, bool color)
     fprintf(out, "azbprobe %s: %s%s%s - %s\n\n", AZB_VERSION, color_of(v, color), vs, color ? "\033[0m" : "", line);
     facts(r, out);
     fputc('\n', out);
-    table(out, check_fields, check_field_count, r->checks.items, r->checks.count, sizeof *r->checks.items, color);
+    struct legend lg = {.n = 0};
+    table(out, check_fields, check_field_count, r->checks.items, r->checks.count, sizeof *r->checks.items, &lg,
+          color);
     if (render_show_consumers(r)) {
         fputs("\nPaths per consumer (the backup verdict follows the backup extension's path)\n", out);
-        table(out, consumer_fields, consumer_field_count, r->consumers, r->nconsumers, sizeof *r->consumers, color);
+        table(out, consumer_fields, consumer_field_count, r->consumers, r->nconsumers, sizeof *r->consumers, &lg,
+              color);
+        decisions(r, out);
     }
+    legend_print(out, &lg);
     details(r, out, color);
     return ferror(out) ? -1 : 0;
 }
