@@ -44,6 +44,18 @@ const char *outcome_name(enum outcome o)
     case OUT_PROXY_AUTH: return "proxy_auth";
     case OUT_PROXY_DENIED: return "proxy_denied";
     case OUT_PROXY_UPSTREAM: return "proxy_upstream";
+    case OUT_NO_245: return "no_245";
+    case OUT_NO_OFFER: return "no_offer";
+    case OUT_NO_ROUTE: return "no_route";
+    case OUT_BLACKHOLE: return "blackhole";
+    case OUT_WRONG_SOURCE: return "wrong_source";
+    case OUT_STATIC_IP: return "static_ip";
+    case OUT_MISCONFIGURED: return "misconfigured";
+    case OUT_NOT_RUNNING: return "not_running";
+    case OUT_NOEXEC: return "noexec";
+    case OUT_OVERLOADED: return "overloaded";
+    case OUT_EXTENSION_FAILED: return "extension_failed";
+    case OUT_BLOCKED_NONROOT: return "blocked_for_nonroot";
     case OUT_ERROR: return "error";
     }
     return "?";
