@@ -17,7 +17,7 @@
 enum opt_id {
     OPT_REGION = 256, OPT_CLOUD, OPT_TARGET, OPT_ACCOUNT, OPT_DNS, OPT_WIRESERVER, OPT_IMDS,
     OPT_CACERT, OPT_TIMEOUT, OPT_PORTS, OPT_FORMAT, OPT_OUTPUT, OPT_ROOT, OPT_LIST, OPT_PARALLEL,
-    OPT_PROXY, OPT_NO_PROXY,
+    OPT_PROXY, OPT_NO_PROXY, OPT_INTERFACE, OPT_NO_DHCP,
     OPT_HELP = 'h', OPT_VERSION = 'V', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 };
 
@@ -45,6 +45,8 @@ static const struct option_doc options[] = {
     {"format", OPT_FORMAT, "FMT", "report format: text|markdown|json (default text)"},
     {"output", OPT_OUTPUT, "FILE", "write the report to FILE instead of stdout"},
     {"root", OPT_ROOT, "DIR", "read system files (resolv.conf, /proc, ...) under DIR"},
+    {"interface", OPT_INTERFACE, "IFACE", "interface for the live DHCP probe (default: the default route's)"},
+    {"no-dhcp", OPT_NO_DHCP, NULL, "do not send the DHCP DISCOVER that looks for option 245"},
     {"parallel", OPT_PARALLEL, "N", "at most N probes in flight (default 64)"},
     {"list-regions", OPT_LIST, NULL, "print the region catalog and exit"},
     {"verbose", OPT_VERBOSE, NULL, "log progress and protocol detail to stderr"},
@@ -320,6 +322,14 @@ static int set_option(struct config *cfg, int id, const char *v, char *err, size
         cfg->parallel = (int)n;
         return 0;
     }
+    case OPT_INTERFACE: {
+        size_t n = strlen(v);
+        if (n == 0 || n >= 16 || strpbrk(v, "/ \t\r\n:") || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+            return usage_error(err, errlen, "--interface: '%.64s' is not an interface name", v);
+        snprintf(cfg->interface, sizeof cfg->interface, "%s", v);
+        return 0;
+    }
+    case OPT_NO_DHCP: cfg->no_dhcp = true; return 0;
     case OPT_LIST: cfg->list_regions = true; return 0;
     case OPT_VERBOSE: cfg->verbose++; return 0;
     case OPT_QUIET: cfg->quiet = true; return 0;

@@ -32,6 +32,8 @@ struct config {
     char root[4096];               /* empty: / */
     char proxy[512];               /* --proxy URL (may hold credentials: never print it) */
     char no_proxy[512];            /* --no-proxy LIST */
+    char interface[64];            /* --interface: for the live DHCP probe */
+    bool no_dhcp;                  /* --no-dhcp */
     int verbose;
     bool quiet;
     bool list_regions;

@@ -109,13 +109,44 @@ static bool off_backup_path(const struct run *r, struct check *c)
     return true;
 }
 
+/* Checks of the guest itself (DHCP, routes, the agent) carry their own required flag and why. */
+static bool is_guest(const struct check *c)
+{
+    static const char *const prefixes[] = {"dhcp.", "route.", "agent.", "guest."};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(c->id, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* A route whose source is not the primary NIC's primary IP: the classic multi-NIC failure. */
+static void route_source(const struct run *r, struct check *c)
+{
+    const char *src = check_ev_get(c, "source");
+    const char *want = r->facts.imds.private_ip;
+    if (c->outcome != OUT_OK || !src || !want[0] || strcmp(src, want) == 0)
+        return;
+    c->outcome = OUT_WRONG_SOURCE;
+    c->status = c->required ? STATUS_FAIL : STATUS_WARN;
+    check_ev(c, "expected_source", "%s (IMDS primary private IP)", want);
+    check_summary(c, "%s leaves from %s, not the primary IP %s (%s)", c->target, src, want,
+                  check_ev_get(c, "route") ? check_ev_get(c, "route") : "no route line");
+    check_why(c, "the platform answers the primary NIC's primary IP: route %s/32 through the primary NIC with "
+                 "src %s, or fix policy routing (multi-NIC, secondary IPs)", c->target, want);
+}
+
 static void grade_one(const struct run *r, struct check *c, bool host_ok, bool unmanaged)
 {
     bool good = ok(c);
     if (c->outcome == OUT_SKIPPED) {
         c->status = STATUS_SKIP;
         c->required = false;
-        check_why(c, "not run: an earlier step failed");
+        if (!c->why[0] || !is_guest(c))
+            check_why(c, "not run: an earlier step failed");
+        return;
+    }
+    if (is_guest(c)) {
+        c->status = good ? STATUS_PASS : c->required ? STATUS_FAIL : STATUS_WARN;
         return;
     }
     if (strncmp(c->id, "wireserver.", 11) == 0) {
@@ -212,6 +243,8 @@ void grade_run(struct run *r)
         grade_one(r, c, host_ok, unmanaged);
         if (strncmp(c->id, "wireserver.", 11) == 0 || strcmp(c->id, "imds.instance") == 0)
             check_source(r, c);
+        if (strncmp(c->id, "route.", 6) == 0)
+            route_source(r, c);
         c->graded = true;
     }
     grade_consumers(r);

@@ -18,6 +18,7 @@ extern char **environ;
 #include "probe/engine.h"
 #include "probe/grade.h"
 #include "probe/http.h"
+#include "probe/probes.h"
 #include "probe/render/render.h"
 #include "probe/run.h"
 #include "probe/sysfile.h"
@@ -83,6 +84,7 @@ static int setup(struct run *r, char *err, size_t errlen)
     r->http = http_client_new(r->engine, cfg->cacert, cfg->verbose, err, errlen);
     if (!r->http)
         return cfg->cacert[0] ? EXIT_USAGE : EXIT_INTERNAL;
+    probe_dhcp_lease(r); /* a lease's option 245 is the WireServer (and Azure DNS) address to start with */
     char csv[600] = "", azure[80];
     system_resolvers(r, csv, sizeof csv);
     if (csv[0]) {

@@ -32,6 +32,14 @@ void probe_proxy_config(struct run *r);
 /* proxy.platform: would an environment proxy catch the WireServer or IMDS? */
 void probe_proxy_platform(struct run *r, const char *wireserver, const char *imds_host);
 
+/* dhcp.live245: a DISCOVER and the OFFER's option 245 (a capture child that drops privileges). */
+void probe_dhcp_live(struct run *r);
+/* dhcp.lease245: option 245 in the lease files under --root; sets the starting WireServer address. */
+void probe_dhcp_lease(struct run *r);
+
+/* route.wireserver, route.imds: the kernel's route and source address for the platform addresses. */
+void probe_routes(struct run *r, const char *imds_host);
+
 /* Shared evidence of a transfer: the addresses and interface it used, and the error if any. */
 void probe_record_transfer(struct check *c, const struct http_result *res,
                            const char *dst_ip);

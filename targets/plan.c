@@ -107,9 +107,11 @@ void plan_build(struct run *r)
     probe_host_add(r, HOST_WIRESERVER);
     probe_host_add(r, HOST_HOSTGAPLUGIN);
     r->imds_job = probe_host_add(r, HOST_IMDS);
-    probe_proxy_config(r);
+    probe_dhcp_live(r);
     char imds_host[256];
     snprintf(imds_host, sizeof imds_host, "%.*s", (int)strcspn(r->cfg->imds + 7, ":/"), r->cfg->imds + 7);
+    probe_routes(r, imds_host);
+    probe_proxy_config(r);
     probe_proxy_platform(r, r->facts.wireserver, imds_host);
     for (size_t i = 0; i < r->cfg->ntargets; i++)
         plan_storage(r, r->cfg->targets[i], "--target");
