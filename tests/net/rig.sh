@@ -9,6 +9,12 @@
 #   rig.sh nsg-flush STATE_DIR       remove every rule added with nsg (baseline rules stay)
 #   rig.sh guestfw STATE_DIR 'RULE'  add an nft rule to the guest firewall (chain inet azbp_guest output, in vm)
 #   rig.sh guestfw-flush STATE_DIR   empty the guest firewall again
+#   rig.sh dhcp STATE_DIR on [ADDR|none]  DHCP server (dnsmasq, DHCP only) on az0; option 245 forced to
+#                                    ADDR (default 168.63.129.16), none = no option 245; restarts on change
+#   rig.sh dhcp STATE_DIR off        stop it (idempotent; down stops it too)
+#   rig.sh capture STATE_DIR start FILE   tcpdump -i az0 'udp port 67 or udp port 68' -> FILE (pcap),
+#                                    returns once tcpdump is listening; one capture at a time
+#   rig.sh capture STATE_DIR stop    stop it (idempotent; down stops it too)
 #
 # HTTP proxies (squid, one process, when squid is installed; see tests/net/squid.conf.in):
 #   203.0.113.50:3128 and :443 open, .51:3128 basic auth (azbp / S3cretPw!), .52:3128 CONNECT allow
@@ -17,9 +23,11 @@
 #   path must match on iifname "az0", e.g. 'iifname "az0" ip daddr 203.0.113.10 tcp dport {443,8443} drop'.
 #
 # Topology (see tests/net/README.md for the full address plan):
-#   vm namespace: vm0 198.51.100.10/24, default via 198.51.100.1, resolv.conf -> 198.51.100.1
+#   vm namespace: vm0 198.51.100.10/24 (MAC 00:0d:3a:4b:5c:6d), default via 198.51.100.1,
+#                 resolv.conf -> 198.51.100.1
 #   az namespace: az0 198.51.100.1/24; Azure and "storage" addresses are /32s on lo, so the az
-#                 namespace answers for all of them without forwarding.
+#                 namespace answers for all of them without forwarding. The DHCP server (off until
+#                 'dhcp on') and the capture (tcpdump) run in az too and only ever see az0.
 # Only 198.51.100.0/24, 203.0.113.0/24, 168.63.129.16 and 169.254.169.254 are used, and only
 # inside the two namespaces: the root namespace is never touched (192.0.2.0/24 is on eth0 here).
 # Every daemon runs inside the az namespace and is stopped by pid on down.
@@ -50,7 +58,7 @@ PROXY_USER=azbp
 PROXY_PASSWORD='S3cretPw!'
 
 usage() {
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
