@@ -266,3 +266,20 @@ int grade_exit_code(const struct check_list *l)
 {
     return grade_verdict(l) == STATUS_FAIL ? 1 : 0;
 }
+
+bool grade_is_network(const struct check *c)
+{
+    static const char *const prefixes[] = {"wireserver.", "imds.", "dns.", "net.", "proxy.", "route.", "dhcp."};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(c->id, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    return false;
+}
+
+bool grade_network_ok(const struct check_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (grade_is_network(&l->items[i]) && l->items[i].status == STATUS_FAIL)
+            return false;
+    return true;
+}

@@ -12,6 +12,11 @@
 
 void grade_run(struct run *r);
 enum status grade_verdict(const struct check_list *l);
+/* Network checks are those of the paths the backup uses (WireServer, DNS, storage, proxies,
+ * routes, DHCP); the rest (agent, guest, clock) are where to look when the network is fine. */
+bool grade_is_network(const struct check *c);
+/* No network check failed. */
+bool grade_network_ok(const struct check_list *l);
 int grade_exit_code(const struct check_list *l);
 
 #endif

@@ -52,6 +52,12 @@ static const char *r_exit(const void *i, char *b, size_t n)
     snprintf(b, n, "%d", grade_exit_code(&RUN(i)->checks));
     return b;
 }
+static const char *r_network_ok(const void *i, char *b, size_t n)
+{
+    (void)b;
+    (void)n;
+    return grade_network_ok(&RUN(i)->checks) ? "true" : "false";
+}
 static const char *r_region(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.region); }
 static const char *r_region_src(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.region_source); }
 static const char *r_cloud(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.cloud); }
@@ -79,6 +85,7 @@ const struct field report_fields[] = {
     {"version", "azbprobe", 0, true, FIELD_STRING, r_version},
     {"verdict", "Verdict", 0, true, FIELD_STRING, r_verdict},
     {"exit_code", "Exit code", 0, false, FIELD_INT, r_exit},
+    {"network_ok", "Network OK", 0, false, FIELD_BOOL, r_network_ok},
     {"region", "Region", 0, true, FIELD_STRING, r_region},
     {"region_source", "Region from", 0, false, FIELD_STRING, r_region_src},
     {"cloud", "Cloud", 0, true, FIELD_STRING, r_cloud},

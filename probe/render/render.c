@@ -1,6 +1,9 @@
 #include "probe/render/render.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "probe/grade.h"
 
 int render_report(const struct run *r, enum report_format fmt, FILE *out, bool color)
 {
@@ -40,4 +43,31 @@ bool render_show_consumers(const struct run *r)
 {
     const struct check *pc = checks_find(&r->checks, "proxy.config", NULL, -1);
     return r->nconsumers > 0 && pc && pc->outcome != OUT_SKIPPED;
+}
+
+void render_look_here(const struct run *r, FILE *out, bool markdown)
+{
+    if (!grade_network_ok(&r->checks))
+        return;
+    bool any = false;
+    for (size_t i = 0; i < r->checks.count; i++) {
+        const struct check *c = &r->checks.items[i];
+        if (grade_is_network(c) || !render_detailed(c))
+            continue;
+        if (!any)
+            fputs(markdown ? "**Network OK: no network check failed. Look here first:**\n\n"
+                           : "Network OK: no network check failed. Look here first:\n", out);
+        any = true;
+        char summary[300], clean[700];
+        snprintf(summary, sizeof summary, "%s", c->summary);
+        if (markdown)
+            escape_markdown(summary, clean, sizeof clean);
+        else
+            escape_text(summary, clean, sizeof clean);
+        fprintf(out, markdown ? "- **%s** `%s`: %s\n" : "  [%s] %s: %s\n", status_name(c->status), c->id, clean);
+    }
+    if (!any)
+        fputs(markdown ? "**Network OK: no network check failed, and nothing in the guest stands in the way.**\n"
+                       : "Network OK: no network check failed, and nothing in the guest stands in the way.\n", out);
+    fputc('\n', out);
 }

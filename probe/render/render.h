@@ -53,6 +53,8 @@ struct tally {
     size_t pass, warn, fail, skip;
 };
 void render_tally(const struct run *r, struct tally *t);
+/* "Network OK: look here": the guest checks to read first when no network check failed. */
+void render_look_here(const struct run *r, FILE *out, bool markdown);
 /* Failures and warnings get a details section; passes and skips only a table row. */
 bool render_detailed(const struct check *c);
 /* "1 required check failed, 2 warnings, 10 passed, 1 skipped" */

@@ -39,8 +39,10 @@ int render_markdown(const struct run *r, FILE *out)
     char line[160], buf[64];
     render_tally(r, &t);
     render_tally_line(&t, line, sizeof line);
-    fprintf(out, "## azbprobe report: **%s**\n\n%s\n\n| | |\n|---|---|\n",
+    fprintf(out, "## azbprobe report: **%s**\n\n%s\n\n",
             status_name(grade_verdict(&r->checks)), line);
+    render_look_here(r, out, true);
+    fputs("| | |\n|---|---|\n", out);
     for (size_t i = 0; i < report_field_count; i++) {
         if (!report_fields[i].markdown || strcmp(report_fields[i].key, "verdict") == 0)
             continue;

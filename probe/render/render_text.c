@@ -226,6 +226,7 @@ int render_text(const struct run *r, FILE *out, bool color)
     char vs[8];
     upper(status_name(v), vs, sizeof vs);
     fprintf(out, "azbprobe %s: %s%s%s - %s\n\n", AZB_VERSION, color_of(v, color), vs, color ? "\033[0m" : "", line);
+    render_look_here(r, out, false);
     facts(r, out);
     fputc('\n', out);
     struct legend lg = {.n = 0};
