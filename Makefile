@@ -72,7 +72,8 @@ check-unit: azbprobe $(TESTS)
 
 check-integration: azbprobe
 	@if [ "$$(id -u)" != 0 ]; then echo "SKIP integration tests: they need root (network namespaces)"; \
-	else /usr/bin/python3 tests/net/test_integration.py -v && /usr/bin/python3 tests/net/test_proxy.py -v; fi
+	else /usr/bin/python3 tests/net/test_integration.py -v && /usr/bin/python3 tests/net/test_proxy.py -v && \
+	    /usr/bin/python3 tests/net/test_dhcp.py -v; fi
 
 demo: azbprobe
 	@if [ "$$(id -u)" != 0 ]; then echo "make demo needs root (it builds network namespaces)" >&2; exit 2; fi

@@ -17,6 +17,7 @@ extern char **environ;
 #include "probe/cli.h"
 #include "probe/engine.h"
 #include "probe/grade.h"
+#include "probe/guest.h"
 #include "probe/http.h"
 #include "probe/probes.h"
 #include "probe/render/render.h"
@@ -194,6 +195,7 @@ static int run_probe(const struct config *cfg)
     if (cut && !cfg->quiet)
         fprintf(stderr, "azbprobe: %zu probes stopped at the run's deadline\n", cut);
     mark_unrun(&r);
+    guest_checks(cfg->root, geteuid() == 0, &r.checks); /* files only: the agent, its config, the guest */
     r.duration_ms = (long)(engine_now_ms() - r.started_ms);
     grade_run(&r);
     rc = report(&r, &out);

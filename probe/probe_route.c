@@ -42,7 +42,7 @@ static void route_check(struct run *r, const char *id, const char *dst, const st
     if (i == (size_t)-1)
         return;
     struct check *c = &r->checks.items[i];
-    c->required = strcmp(id, "route.wireserver") == 0;
+    c->required = true;
     struct in_addr a;
     if (inet_pton(AF_INET, dst, &a) != 1) {
         c->outcome = OUT_SKIPPED;
@@ -55,6 +55,11 @@ static void route_check(struct run *r, const char *id, const char *dst, const st
         routes_describe(e, desc, sizeof desc);
         check_ev(c, "route", "%s", desc);
         check_ev(c, "route_line", "/proc/net/route line %d", e->line);
+        if (e->flags & RTF_GATEWAY_FLAG) {
+            char gw[16];
+            inet_ntop(AF_INET, &(struct in_addr){e->gateway}, gw, sizeof gw);
+            check_ev(c, "gateway", "%s", gw);
+        }
     }
     int err = live ? kernel_route(dst, src, sizeof src) : 0;
     if (src[0]) {
@@ -75,7 +80,10 @@ static void route_check(struct run *r, const char *id, const char *dst, const st
         c->outcome = OUT_OK;
         check_summary(c, "%s: %s%s%s", dst, desc[0] ? desc : "routed", src[0] ? ", source " : "", src);
     }
-    if (c->outcome != OUT_OK)
+    if (c->outcome == OUT_OK)
+        check_why(c, "%s must be reached through the primary NIC from its primary IP; NSGs and UDRs do not "
+                     "apply to it, so only the guest's own routes can send it elsewhere", dst);
+    else
         check_why(c, "the platform addresses are not subject to NSGs or UDRs: this route is the guest's own; "
                      "Azure's DHCP installs %s/32 via the subnet gateway (option 121): restore it or keep DHCP "
                      "in charge of routes (ExtensionSnapshotFailedNoNetwork)", dst);

@@ -401,8 +401,9 @@ static void discover_process(const char *root, struct proxy_config *c)
     snprintf(e->where, sizeof e->where, "%s", rel);
     char *buf = sysfile_read(root, rel, ENVIRON_MAX, &len);
     if (!buf) {
-        add_problem(c, PSRC_AGENT_PROCESS, rel, 0, "cannot read the running agent's environment (%s): run as "
-                    "root to see what extensions inherit", strerror(errno));
+        int err = errno;
+        add_problem(c, PSRC_AGENT_PROCESS, rel, 0, "cannot read the running agent's environment (%s)%s", strerror(err),
+                    err == EACCES || err == EPERM ? ": run as root to see what extensions inherit" : "");
         return;
     }
     e->present = true;

@@ -3,6 +3,7 @@
  * them (VMBackup main/WaagentLib.py). The two disagree on real files, so each is mirrored quirk
  * for quirk, including the ones that look like bugs. */
 #include "probe/proxy.h"
+#include "probe/waagent_conf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,18 +52,10 @@ static void quote(const char *p, size_t n, char *out, size_t size)
     proxy_redact(tmp, out, size);
 }
 
-/* Python's str.split() and str.strip() whitespace (the ASCII part). */
+/* Python's str.split() whitespace (the ASCII part). */
 static bool py_space(char c)
 {
     return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-
-static void py_strip(const char **p, const char **end)
-{
-    while (*p < *end && py_space(**p))
-        (*p)++;
-    while (*end > *p && py_space((*end)[-1]))
-        (*end)--;
 }
 
 /* str.strip('" '): only those two characters. */
@@ -95,79 +88,30 @@ static bool copy(const char *p, const char *end, char *out, size_t size)
     return whole;
 }
 
-/* Python int(): optional sign, decimal digits, single underscores between digits. Large values
- * are capped (they are only compared with 65535). */
-static bool python_int(const char *s, long *out)
-{
-    bool neg = *s == '-';
-    if (*s == '+' || *s == '-')
-        s++;
-    if (*s < '0' || *s > '9')
-        return false;
-    long v = 0;
-    for (bool underscore = false; *s; s++) {
-        if (*s == '_' && !underscore) {
-            underscore = true;
-            continue;
-        }
-        if (*s < '0' || *s > '9')
-            return false;
-        underscore = false;
-        if (v < 1000000)
-            v = v * 10 + (*s - '0');
-    }
-    if (s[-1] == '_')
-        return false;
-    *out = neg ? -v : v;
-    return true;
-}
-
-/* ---- the guest agent: split on the first '=', value cut at '#', quotes and blanks stripped ---- */
+/* ---- the guest agent: its own parser (waagent_conf.c), then the two keys judged ------------- */
 
 struct agent_key {
+    const char *name;
     char *value;
     size_t size;
     int *line;
-    int last_seen; /* for duplicates: the line of the previous assignment, "None" included */
 };
 
-static void agent_assign(struct agent_key *k, const char *name, const char *v, const char *ve, int no,
-                         struct waagent_proxy *w, struct proxy_config *c)
+static void agent_assign(const struct agent_key *k, const struct waagent_entry *e, struct waagent_proxy *w,
+                         struct proxy_config *c)
 {
-    if (k->last_seen)
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "%s is set on lines %d and %d: the guest agent uses "
-                    "line %d", name, k->last_seen, no, no);
-    k->last_seen = no;
-    if (equals(v, ve, "None")) { /* the agent's spelling of unset */
+    if (e->prev_line) /* an earlier "None" counts too: it was an assignment */
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, e->line, "%s is set on lines %d and %d: the guest agent "
+                    "uses line %d", k->name, e->prev_line, e->line, e->line);
+    if (e->none) { /* the agent's spelling of unset */
         k->value[0] = '\0';
         *k->line = 0;
         return;
     }
-    if (!copy(v, ve, k->value, k->size))
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "%s is longer than %zu bytes: cut", name, k->size - 1);
-    *k->line = no;
-}
-
-static void agent_line(const char *p, const char *end, int no, struct agent_key keys[2],
-                       struct waagent_proxy *w, struct proxy_config *c)
-{
-    if (p == end || *p == '#')
-        return;
-    const char *eq = memchr(p, '=', (size_t)(end - p));
-    if (!eq)
-        return;
-    const char *k = p, *ke = eq;
-    py_strip(&k, &ke);
-    int which = equals(k, ke, "HttpProxy.Host") ? 0 : equals(k, ke, "HttpProxy.Port") ? 1 : -1;
-    if (which < 0)
-        return;
-    const char *v = eq + 1, *ve = end;
-    const char *hash = memchr(v, '#', (size_t)(ve - v));
-    if (hash)
-        ve = hash;
-    strip_quote_space(&v, &ve); /* then strip(): a '"' before a CR survives, as in the agent */
-    py_strip(&v, &ve);
-    agent_assign(&keys[which], which ? "HttpProxy.Port" : "HttpProxy.Host", v, ve, no, w, c);
+    if (!copy(e->value, e->value + e->value_len, k->value, k->size))
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, e->line, "%s is longer than %zu bytes: cut", k->name,
+                    k->size - 1);
+    *k->line = e->line;
 }
 
 static void agent_port(struct waagent_proxy *w, struct proxy_config *c)
@@ -175,7 +119,7 @@ static void agent_port(struct waagent_proxy *w, struct proxy_config *c)
     long v;
     if (!w->port_raw[0])
         return;
-    if (!python_int(w->port_raw, &v))
+    if (!waagent_python_int(w->port_raw, &v))
         add_problem(c, PSRC_WAAGENT_CONF, w->path, w->port_line, "HttpProxy.Port=%s is not an integer: the "
                     "guest agent ignores it and goes direct", w->port_raw);
     else if (v < 1 || v > 65535)
@@ -204,15 +148,22 @@ static void agent_host(const struct waagent_proxy *w, struct proxy_config *c)
 
 static void agent_pass(const char *text, size_t len, struct waagent_proxy *w, struct proxy_config *c)
 {
-    struct agent_key keys[2] = {{w->host, sizeof w->host, &w->host_line, 0},
-                                {w->port_raw, sizeof w->port_raw, &w->port_line, 0}};
-    const char *p = text, *end = text + len;
-    for (int no = 1; p < end; no++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        agent_line(p, le, no, keys, w, c);
-        p = le + 1;
+    const struct agent_key keys[2] = {{"HttpProxy.Host", w->host, sizeof w->host, &w->host_line},
+                                      {"HttpProxy.Port", w->port_raw, sizeof w->port_raw, &w->port_line}};
+    struct waagent_conf conf;
+    memset(&conf, 0, sizeof conf);
+    if (!waagent_conf_parse(text, len, &conf)) {
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, 0, "out of memory while reading the file");
+        return;
     }
+    for (size_t i = 0; i < conf.count; i++)
+        for (size_t k = 0; k < 2; k++)
+            if (waagent_entry_is(&conf.entries[i], keys[k].name))
+                agent_assign(&keys[k], &conf.entries[i], w, c);
+    if (conf.dropped)
+        add_problem(c, PSRC_WAAGENT_CONF, w->path, 0, "more than %d assignments: the last %zu were not read",
+                    WAAGENT_CONF_MAX_ENTRIES, conf.dropped);
+    waagent_conf_free(&conf);
     agent_port(w, c);
     agent_host(w, c);
 }

@@ -22,8 +22,8 @@ extern const size_t waagent_conf_npaths;
 
 struct waagent_entry {
     const char *key;   /* stripped, NUL-terminated; points into the parser's own copy */
-    size_t key_len;    /* bytes before any NUL in the file: differs from strlen(key) when the key had
-                          a NUL byte, and such a key then equals no real key */
+    size_t key_len;    /* its length in the file: more than strlen(key) when the key holds a NUL
+                          byte, and such a key then equals no real key */
     const char *value; /* processed as the agent does; "" when none */
     size_t value_len;  /* the processed value's length in the file (a NUL byte inside ends the C
                           string earlier: value_len > strlen(value) then) */
@@ -59,6 +59,9 @@ bool waagent_conf_find(const char *root, char *path_out, size_t size);
 /* waagent_conf_find, then read and parse. Always leaves out valid; false when no file was found
  * or it could not be read (out->present and out->read_errno tell which). */
 bool waagent_conf_load(const char *root, struct waagent_conf *out);
+
+/* Whether this assignment is to key (a key holding a NUL byte is to none). */
+bool waagent_entry_is(const struct waagent_entry *e, const char *key);
 
 /* The assignment the agent uses for key (the last one, a "None" included), or NULL. */
 const struct waagent_entry *waagent_conf_entry(const struct waagent_conf *c, const char *key);

@@ -56,6 +56,12 @@ PROXY_DENY=203.0.113.52   # squid: CONNECT allow list that denies storage (403)
 PROXY_DROP=203.0.113.53   # squid listens, but the NSG baseline drops everything to it
 PROXY_USER=azbp
 PROXY_PASSWORD='S3cretPw!'
+VM_MAC=00:0d:3a:4b:5c:6d  # vm0 (the IMDS fixture's macAddress 000D3A4B5C6D)
+AZ_MAC=12:34:56:78:9a:bc  # az0: the MAC Azure's gateway (and DHCP server) answers from
+DHCP_FIRST=198.51.100.100 # DHCP pool offered on az0
+DHCP_LAST=198.51.100.150
+DHCP_LEASE=1h
+DHCP_DOMAIN=internal.cloudapp.net
 
 usage() {
     sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -121,6 +127,9 @@ do_down() {
     if [ -z "$SQUID_PID" ] && [ -r "$STATE/squid/squid.pid" ]; then
         SQUID_PID=$(cat "$STATE/squid/squid.pid")
     fi
+    # The capture and the DHCP server (started after up, so their pids are in pid files).
+    stop_capture
+    stop_dhcp
     for p in $SQUID_PID $NGINX_PID $DNS_CUSTOM_PID $DNS_AZURE_PID $DNSFAKE_PID $HOSTILE_PID; do
         kill_ours "$p"
     done
@@ -190,7 +199,8 @@ make_netns() {
     run ip netns add "$AZ_NS"
     # Create the veth ends directly inside the namespaces: the root namespace never sees them.
     # vm0 gets the MAC from the IMDS fixture (000D3A4B5C6D) so the probe can match its NIC.
-    run ip link add vm0 netns "$VM_NS" address 00:0d:3a:4b:5c:6d type veth peer name az0 netns "$AZ_NS"
+    # az0 gets Azure's virtual gateway MAC (12:34:56:78:9a:bc), the source of every DHCP reply.
+    run ip link add vm0 netns "$VM_NS" address "$VM_MAC" type veth peer name az0 netns "$AZ_NS" address "$AZ_MAC"
     run in_vm ip link set lo up
     run in_vm ip addr add "$VM_IP/24" dev vm0
     run in_vm ip link set vm0 up
@@ -601,9 +611,173 @@ do_up() {
     start_dns
     start_nginx
     start_squid
+    # Azure's DHCP always answers, with option 245: so does the rig unless a test says otherwise.
+    do_dhcp on
 
     trap - INT TERM HUP
     log "up: VM_NS=$VM_NS AZ_NS=$AZ_NS state=$STATE"
+}
+
+# ---------------------------------------------------------------- DHCP server and capture
+# Both run in az, are started after up (any number of times) and keep their pid in a file of
+# the state dir: dhcp.pid, capture.pid. Neither ever runs in, or touches, the root namespace.
+
+# Pid from a pid file, only while that pid still runs our program (comm) in our az namespace.
+pid_of() {  # pidfile comm
+    [ -r "$1" ] || return 1
+    p=$(cat "$1" 2>/dev/null)
+    case "$p" in ''|*[!0-9]*) return 1 ;; esac
+    alive "$p" || return 1
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] || return 1
+    [ "$(ip netns identify "$p" 2>/dev/null)" = "$AZ_NS" ] || return 1
+    echo "$p"
+}
+
+stop_dhcp() {
+    if p=$(pid_of "$STATE/dhcp.pid" dnsmasq); then
+        kill_ours "$p"
+    fi
+    rm -f "$STATE/dhcp.pid"
+}
+
+stop_capture() {
+    if p=$(pid_of "$STATE/capture.pid" tcpdump); then
+        # tcpdump -U has written every packet already; TERM makes it close the file.
+        kill_ours "$p"
+    fi
+    rm -f "$STATE/capture.pid"
+}
+
+# Dotted quad -> the colon-hex bytes dnsmasq sends verbatim (168.63.129.16 -> a8:3f:81:10).
+ip_hex() {
+    echo "$1" | awk -F. 'NF == 4 {
+        for (i = 1; i <= 4; i++) if ($i !~ /^[0-9]+$/ || $i + 0 > 255) exit 1
+        printf "%02x:%02x:%02x:%02x\n", $1, $2, $3, $4; exit 0 } { exit 1 }'
+}
+
+dhcp_conf() {  # option 245 as colon hex, or empty for none
+    cat <<EOF
+# dnsmasq as the rig's DHCP server (Azure's, seen from the VM): DHCP only (port=0), on az0 only.
+port=0
+interface=az0
+bind-interfaces
+no-resolv
+no-hosts
+no-poll
+pid-file=
+user=root
+dhcp-range=$DHCP_FIRST,$DHCP_LAST,255.255.255.0,$DHCP_LEASE
+dhcp-authoritative
+# Without no-ping, dnsmasq pings a new address first and the OFFER comes ~3 s late.
+no-ping
+dhcp-leasefile=$STATE/dnsmasq-dhcp.leases
+dhcp-option=option:router,$AZ_IP
+dhcp-option=option:dns-server,$AZ_IP
+dhcp-option=option:domain-name,$DHCP_DOMAIN
+log-dhcp
+log-facility=$STATE/dnsmasq-dhcp.log
+EOF
+    if [ -n "$1" ]; then
+        echo "# Option 245 (WireServer address), forced: sent without being requested, as Azure does."
+        echo "dhcp-option-force=245,$1"
+    else
+        echo "# No option 245 (rig.sh dhcp STATE on none)."
+    fi
+}
+
+# dnsmasq serves once ss shows its DHCP socket (0.0.0.0:67 bound to az0, in az) with its pid.
+dhcp_listening() {
+    ip netns exec "$AZ_NS" ss -Hlunp 'sport = :67' 2>/dev/null | grep -q "pid=$1,"
+}
+
+do_dhcp() {  # on [ADDR|none] | off
+    load_env || exit 1
+    case "${1:-}" in
+        off)
+            [ $# -eq 1 ] || usage
+            stop_dhcp
+            log "dhcp: off"
+            return 0 ;;
+        on)
+            [ $# -le 2 ] || usage
+            addr=${2:-$WIRESERVER} ;;
+        *) usage ;;
+    esac
+    if [ "$addr" = none ]; then
+        opt=''
+    else
+        opt=$(ip_hex "$addr") || { log "dhcp: not an IPv4 address: $addr"; exit 2; }
+    fi
+    conf=$STATE/dnsmasq-dhcp.conf
+    dhcp_conf "$opt" > "$conf.new" || { log "dhcp: cannot write $conf.new"; exit 1; }
+    # Same configuration and still serving: nothing to do.
+    if p=$(pid_of "$STATE/dhcp.pid" dnsmasq) && cmp -s "$conf.new" "$conf" && dhcp_listening "$p"; then
+        rm -f "$conf.new"
+        log "dhcp: already on (pid $p, option 245 ${opt:-none})"
+        return 0
+    fi
+    stop_dhcp
+    mv "$conf.new" "$conf" || exit 1
+    if ! ip netns exec "$AZ_NS" dnsmasq --test --conf-file="$conf" >"$STATE/dnsmasq-dhcp.out" 2>&1; then
+        log "dhcp: dnsmasq rejects $conf:"
+        cat "$STATE/dnsmasq-dhcp.out" >&2
+        exit 1
+    fi
+    # -k: foreground, and ip netns exec execs it, so $! is dnsmasq itself.
+    ip netns exec "$AZ_NS" dnsmasq -k --conf-file="$conf" </dev/null >"$STATE/dnsmasq-dhcp.out" 2>&1 &
+    p=$!
+    echo "$p" > "$STATE/dhcp.pid"
+    i=0
+    until dhcp_listening "$p"; do
+        i=$((i + 1))
+        if [ $i -ge 50 ] || ! alive "$p"; then
+            log "dhcp: dnsmasq (pid $p) is not serving on az0:67"
+            tail -n 5 "$STATE/dnsmasq-dhcp.out" "$STATE/dnsmasq-dhcp.log" >&2 2>/dev/null
+            stop_dhcp
+            exit 1
+        fi
+        sleep 0.1
+    done
+    log "dhcp: on (pid $p, option 245 ${opt:-none})"
+}
+
+do_capture() {  # start FILE | stop
+    load_env || exit 1
+    case "${1:-}" in
+        stop)
+            [ $# -eq 1 ] || usage
+            stop_capture
+            return 0 ;;
+        start)
+            [ $# -eq 2 ] || usage
+            file=$2 ;;
+        *) usage ;;
+    esac
+    case "$file" in /*) ;; *) file=$(pwd)/$file ;; esac
+    command -v tcpdump >/dev/null 2>&1 || { log "capture: tcpdump is not installed"; exit 1; }
+    stop_capture
+    rm -f "$file"
+    # -U: each packet is written at once (nothing lost to a kill); --immediate-mode: no kernel
+    # batching; -Z root: keep writing as root (Debian's tcpdump would switch to user tcpdump,
+    # who cannot write into the private state dir); -n: no name lookups.
+    ip netns exec "$AZ_NS" tcpdump -i az0 -n -U --immediate-mode -Z root -s 2048 -w "$file" \
+        'udp port 67 or udp port 68' </dev/null >"$STATE/capture.out" 2>"$STATE/capture.err" &
+    p=$!
+    echo "$p" > "$STATE/capture.pid"
+    # Ready once it says "listening on az0" (printed after pcap_activate and the filter) and the
+    # file exists: packets sent after that are in the capture.
+    i=0
+    until grep -q '^tcpdump: listening on az0' "$STATE/capture.err" 2>/dev/null && [ -e "$file" ]; do
+        i=$((i + 1))
+        if [ $i -ge 50 ] || ! alive "$p"; then
+            log "capture: tcpdump (pid $p) did not start"
+            cat "$STATE/capture.err" >&2
+            stop_capture
+            exit 1
+        fi
+        sleep 0.1
+    done
+    log "capture: pid $p writing $file"
 }
 
 # ---------------------------------------------------------------- main
@@ -631,5 +805,7 @@ case "$cmd" in
     guestfw-flush)
         [ $# -eq 0 ] || usage; load_env || exit 1
         ip netns exec "$VM_NS" nft flush chain inet azbp_guest output ;;
+    dhcp)    [ $# -ge 1 ] || usage; do_dhcp "$@" ;;
+    capture) [ $# -ge 1 ] || usage; do_capture "$@" ;;
     *) usage ;;
 esac

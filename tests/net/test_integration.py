@@ -60,6 +60,25 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.lower().endswith("_pro
 CLEAN_ENV["LC_ALL"] = "C"
 
 
+HEALTHY_GUEST = os.path.join(os.path.dirname(HERE), "fixtures", "guest", "ubuntu")
+
+
+def healthy_guest(root):
+    """Give a --root tree a healthy Azure guest (the agent and its handler running, waagent.conf
+    defaults, the snapshot extension installed) so that only the network decides a verdict: this
+    host runs no guest agent. Then the VM's resolv.conf, since --root is read for it too."""
+    shutil.copytree(HEALTHY_GUEST, root, dirs_exist_ok=True)
+    for pid, argv in ((812, ["/usr/bin/python3", "-u", "/usr/sbin/waagent", "-daemon"]),
+                      (1024, ["python3", "-u", "bin/WALinuxAgent-2.15.0.1-py3.12.egg", "-run-exthandlers"])):
+        os.makedirs(os.path.join(root, "proc", str(pid)), exist_ok=True)
+        with open(os.path.join(root, "proc", str(pid), "cmdline"), "wb") as f:
+            f.write(b"\0".join(a.encode() for a in argv) + b"\0")
+        with open(os.path.join(root, "proc", str(pid), "environ"), "wb") as f:
+            f.write(b"PATH=/usr/sbin:/usr/bin:/sbin:/bin\0LANG=C.UTF-8\0")
+    with open(os.path.join(root, "etc", "resolv.conf"), "w") as f:
+        f.write("nameserver %s\nsearch internal.cloudapp.net\n" % CUSTOM_DNS)
+
+
 class Rig:
     """The module's one rig: state dir, namespace names, CA path."""
     state = None
@@ -104,6 +123,10 @@ class Rig:
                 if m:
                     cls.env[m.group(1)] = m.group(2)
         cls.ca = cls.env["CA_PEM"]
+        cls.guest_root = os.path.join(cls.state, "guest-root")
+        healthy_guest(cls.guest_root)
+        for d in (cls.state, cls.guest_root):   # readable by the unprivileged test runs
+            os.chmod(d, 0o755)
         cls.vm_ns = cls.env["VM_NS"]
         cls.az_ns = cls.env["AZ_NS"]
 
@@ -429,6 +452,8 @@ class ProbeCase(RigCase):
         cmd = [AZBPROBE]
         if base:
             cmd += ["--format", "json", "--cacert", Rig.ca, "--timeout", str(PROBE_TIMEOUT)]
+            if "--root" not in args:
+                cmd += ["--root", Rig.guest_root]
         cmd += list(args)
         start = time.monotonic()
         try:
@@ -675,17 +700,17 @@ class HostileServerTest(ProbeCase):
 class OutputTest(ProbeCase):
     def test_output_file_and_formats(self):
         out = os.path.join(Rig.state, "report.md")
-        run = self.probe("--region", "northeurope", "--target", ST1, "--format", "markdown",
-                         "--cacert", Rig.ca, "--output", out, base=False, json_out=False)
+        run = self.probe("--region", "northeurope", "--target", ST1, "--format", "markdown", "--root",
+                         Rig.guest_root, "--cacert", Rig.ca, "--output", out, base=False, json_out=False)
         self.assertEqual(run.rc, 0, run.describe())
         self.assertEqual(run.stdout, "")
         with open(out) as f:
             md = f.read()
         self.assertTrue(md.startswith("## azbprobe report:"), md[:200])
         self.assertIn("| pass | net.https | st1.blob.core.windows.net | 443 |", md)
-        text = self.probe("--region", "northeurope", "--target", ST1, "--cacert", Rig.ca,
-                          "--format", "text", base=False, json_out=False)
-        self.assertTrue(text.stdout.startswith("azbprobe "), text.stdout[:200])
+        text = self.probe("--region", "northeurope", "--target", ST1, "--cacert", Rig.ca, "--root",
+                          Rig.guest_root, "--format", "text", base=False, json_out=False)
+        self.assertTrue(text.stdout.startswith("azbprobe "), text.describe())
         self.assertNotIn("\033", text.stdout)  # not a terminal: no colour
         self.assertTrue(all(len(l) <= 100 for l in text.stdout.splitlines()))
 

@@ -183,6 +183,7 @@ class Fixture:
     def __init__(self, parent):
         os.makedirs(parent, exist_ok=True)
         self.root = tempfile.mkdtemp(prefix="root-", dir=parent)
+        ti.healthy_guest(self.root)
         self.write("etc/resolv.conf", "nameserver %s\nsearch internal.cloudapp.net\n" % CUSTOM_DNS)
 
     def path(self, rel):
@@ -212,6 +213,8 @@ class Fixture:
 
     def agent_process(self, environ, pid=4242, cmdline=("/usr/bin/python3", "-u", "/usr/sbin/waagent",
                                                         "-run-exthandlers")):
+        for old in ("812", "1024"):    # this test's agent replaces healthy_guest's
+            shutil.rmtree(self.path("proc/" + old), ignore_errors=True)
         self.write("proc/%d/cmdline" % pid, "\0".join(cmdline) + "\0")
         self.write("proc/%d/environ" % pid, "".join("%s=%s\0" % kv for kv in environ.items()))
 
