@@ -13,6 +13,8 @@
 
 #define PROXY_VALUE_MAX 512
 
+struct proxy_config;
+
 enum proxy_source {
     PSRC_CLI,             /* --proxy URL, --no-proxy LIST */
     PSRC_SHELL,           /* this process's environment */
@@ -45,6 +47,11 @@ struct proxy_url {
  * ("http://:80"), a scheme other than http/https ("ftp://x"), port 0 or above 65535 or not a
  * number, an IPv6 literal without brackets, spaces or control characters. */
 bool proxy_url_parse(const char *value, struct proxy_url *out, char *err, size_t errlen);
+
+/* Record a problem found in a source (printf-style; redacted and made printable; the last slot
+ * of the bounded list says that more were found). */
+void proxy_add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Copy in to out with the password of any "scheme://user:password@" replaced by "***". */
 void proxy_redact(const char *in, char *out, size_t size);

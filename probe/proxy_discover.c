@@ -3,7 +3,9 @@
  * and the running agent's own environment, which is what extensions inherit. Every read is
  * bounded; whatever is missing or unreadable becomes a problem, never a failure. */
 #include "probe/proxy.h"
+#include "probe/guest.h"
 #include "probe/sysfile.h"
+#include "probe/waagent_conf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +16,6 @@
 #include <sys/stat.h>
 
 #define TEXT_MAX (1u << 20)      /* configuration files */
-#define CMDLINE_MAX 4096u        /* enough to recognise the agent */
 #define ENVIRON_MAX (256u << 10) /* a process environment */
 #define MAX_DROPINS 64
 #define MAX_ENV_FILES 16
@@ -22,37 +23,9 @@
 static const char *const unit_dirs[] = {"/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
                                         "/lib/systemd/system"}; /* systemd's precedence, highest first */
 static const char *const unit_names[] = {"walinuxagent.service", "waagent.service"};
-static const char *const conf_paths[] = {"/etc/waagent.conf", "/usr/share/oem/waagent.conf",
-                                         "/usr/share/defaults/waagent/waagent.conf", "/usr/local/etc/waagent.conf"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static void add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
-                        const char *fmt, ...)
-{
-    if (!c || c->nproblems >= PROXY_MAX_PROBLEMS)
-        return;
-    struct proxy_problem *p = &c->problems[c->nproblems++];
-    p->source = s;
-    p->line = line;
-    snprintf(p->where, sizeof p->where, "%s", where ? where : "");
-    if (c->nproblems == PROXY_MAX_PROBLEMS) { /* the last slot says the list is incomplete */
-        p->line = 0;
-        snprintf(p->text, sizeof p->text, "more problems were found and not listed");
-        return;
-    }
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    proxy_redact(tmp, p->text, sizeof p->text);
-    for (char *q = p->text; *q; q++)
-        if ((unsigned char)*q < 0x20 || *q == 0x7f)
-            *q = '?';
-}
 
 /* A file under root; NULL when absent. Other failures (permissions) are problems. */
 static char *read_text(const char *root, const char *path, size_t max, size_t *len, struct proxy_config *c,
@@ -60,9 +33,9 @@ static char *read_text(const char *root, const char *path, size_t max, size_t *l
 {
     char *text = sysfile_read(root, path, max, len);
     if (!text && errno != ENOENT && errno != ENOTDIR)
-        add_problem(c, s, path, 0, "cannot read %s: %s", path, strerror(errno));
+        proxy_add_problem(c, s, path, 0, "cannot read %s: %s", path, strerror(errno));
     else if (text && *len >= max)
-        add_problem(c, s, path, 0, "longer than %zu bytes: only the start was read", max);
+        proxy_add_problem(c, s, path, 0, "longer than %zu bytes: only the start was read", max);
     return text;
 }
 
@@ -78,7 +51,7 @@ static void long_values(const char *buf, size_t len, struct proxy_config *c, enu
             const char *name = proxy_var_name((enum proxy_var)v);
             if (strlen(name) == (size_t)(eq - p) && memcmp(name, p, (size_t)(eq - p)) == 0 &&
                 entry_end - eq - 1 >= PROXY_VALUE_MAX)
-                add_problem(c, s, where, 0, "%s is longer than %d bytes: cut", name, PROXY_VALUE_MAX - 1);
+                proxy_add_problem(c, s, where, 0, "%s is longer than %d bytes: cut", name, PROXY_VALUE_MAX - 1);
         }
         p = entry_end + 1;
     }
@@ -114,14 +87,15 @@ static void discover_etc_environment(const char *root, struct proxy_config *c)
 /* The first of the agent's configuration paths that exists, as the agent's OS layer picks it. */
 static void discover_waagent(const char *root, struct proxy_config *c)
 {
-    for (size_t i = 0; i < COUNT(conf_paths); i++) {
+    for (size_t i = 0; i < waagent_conf_npaths; i++) {
+        const char *conf = waagent_conf_paths[i];
         size_t len;
-        char *text = sysfile_read(root, conf_paths[i], TEXT_MAX, &len);
+        char *text = sysfile_read(root, conf, TEXT_MAX, &len);
         if (!text && (errno == ENOENT || errno == ENOTDIR))
             continue;
-        snprintf(c->waagent.path, sizeof c->waagent.path, "%s", conf_paths[i]);
+        snprintf(c->waagent.path, sizeof c->waagent.path, "%s", conf);
         if (!text) {
-            add_problem(c, PSRC_WAAGENT_CONF, conf_paths[i], 0, "cannot read %s: %s", conf_paths[i], strerror(errno));
+            proxy_add_problem(c, PSRC_WAAGENT_CONF, conf, 0, "cannot read %s: %s", conf, strerror(errno));
             return;
         }
         waagent_proxy_parse(text, len, &c->waagent, c);
@@ -222,7 +196,7 @@ static void apply_env_files(const char *root, struct unit_state *st, struct prox
         char *text = sysfile_read(root, path, TEXT_MAX, &len);
         if (!text) {
             if (!optional || (errno != ENOENT && errno != ENOTDIR))
-                add_problem(c, PSRC_AGENT_UNIT, path, 0, "EnvironmentFile=%s cannot be read (%s)%s", path,
+                proxy_add_problem(c, PSRC_AGENT_UNIT, path, 0, "EnvironmentFile=%s cannot be read (%s)%s", path,
                             strerror(errno), optional ? "" : ": systemd does not start the agent");
             continue;
         }
@@ -245,7 +219,7 @@ static void foreign_dropins(const char *root, size_t unit, struct proxy_config *
         return;
     char path[600];
     snprintf(path, sizeof path, "%s/%s.d/%.255s", unit_dirs[d[0].dir], other, d[0].name);
-    add_problem(c, PSRC_AGENT_UNIT, path, 0, "this drop-in is for %s, but the agent's unit is %s: systemd "
+    proxy_add_problem(c, PSRC_AGENT_UNIT, path, 0, "this drop-in is for %s, but the agent's unit is %s: systemd "
                 "does not apply it", other, unit_names[unit]);
 }
 
@@ -307,86 +281,19 @@ static void discover_unit(const char *root, struct proxy_config *c)
 
 /* ---- the running agent ----------------------------------------------------------------------- */
 
-static bool all_digits(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 10)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
-}
-
-static bool arg_sep(char c)
-{
-    return c == '\0' || c == ' ' || c == '\t' || c == '\n';
-}
-
-/* 2: the agent's -run-exthandlers process, 1: its -daemon, 0: anything else. Words are split at
- * NULs and blanks: a process may rewrite its argv into one string. */
-static int agent_kind(const char *buf, size_t len)
-{
-    bool agent = false;
-    int kind = 0;
-    for (const char *p = buf, *end = buf + len; p < end;) {
-        const char *q = p;
-        while (q < end && !arg_sep(*q))
-            q++;
-        size_t n = (size_t)(q - p);
-        if (memmem(p, n, "waagent", 7) || memmem(p, n, "WALinuxAgent", 12))
-            agent = true;
-        const char *w = p;
-        while (w < q && *w == '-')
-            w++;
-        if (w > p && (size_t)(q - w) == 15 && memcmp(w, "run-exthandlers", 15) == 0)
-            kind = 2;
-        else if (w > p && (size_t)(q - w) == 6 && memcmp(w, "daemon", 6) == 0 && kind < 1)
-            kind = 1;
-        p = q + 1;
-    }
-    return agent ? kind : 0;
-}
-
-static void printable_cmdline(const char *buf, size_t len, char *out, size_t size)
-{
-    char tmp[CMDLINE_MAX + 1];
-    size_t n = len < CMDLINE_MAX ? len : CMDLINE_MAX;
-    while (n > 0 && buf[n - 1] == '\0')
-        n--;
-    for (size_t i = 0; i < n; i++)
-        tmp[i] = buf[i] == '\0' ? ' ' : ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) ? '?' : buf[i];
-    tmp[n] = '\0';
-    proxy_redact(tmp, out, size);
-}
-
-/* The lowest pid of the preferred kind, so the choice does not depend on readdir order. */
+/* The running agent (the same scan as the agent.process check): the process extensions inherit. */
 static int find_agent(const char *root, char *cmdline, size_t size)
 {
-    char full[4096 + 16];
-    sysfile_path(root, "/proc", full, sizeof full);
-    DIR *dir = opendir(full);
-    long best = 0;
-    int best_kind = 0;
-    for (struct dirent *de; dir && (de = readdir(dir)) != NULL;) {
-        if (!all_digits(de->d_name))
-            continue;
-        char rel[64];
-        size_t len;
-        long pid = strtol(de->d_name, NULL, 10);
-        snprintf(rel, sizeof rel, "/proc/%ld/cmdline", pid);
-        char *buf = sysfile_read(root, rel, CMDLINE_MAX, &len);
-        int kind = buf ? agent_kind(buf, len) : 0;
-        if (kind && (kind > best_kind || (kind == best_kind && pid < best))) {
-            best = pid;
-            best_kind = kind;
-            printable_cmdline(buf, len, cmdline, size);
-        }
-        free(buf);
-    }
-    if (dir)
-        closedir(dir);
-    return best > 0 && best <= 0x7fffffff ? (int)best : 0;
+    struct guest_agent_procs *procs = calloc(1, sizeof *procs);
+    if (!procs)
+        return 0;
+    guest_agent_scan(root, procs);
+    int pid = guest_agent_pick(procs);
+    for (size_t i = 0; i < procs->count; i++)
+        if (procs->p[i].pid == pid)
+            proxy_redact(procs->p[i].cmdline, cmdline, size);
+    free(procs);
+    return pid;
 }
 
 static void discover_process(const char *root, struct proxy_config *c)
@@ -402,7 +309,7 @@ static void discover_process(const char *root, struct proxy_config *c)
     char *buf = sysfile_read(root, rel, ENVIRON_MAX, &len);
     if (!buf) {
         int err = errno;
-        add_problem(c, PSRC_AGENT_PROCESS, rel, 0, "cannot read the running agent's environment (%s)%s", strerror(err),
+        proxy_add_problem(c, PSRC_AGENT_PROCESS, rel, 0, "cannot read the running agent's environment (%s)%s", strerror(err),
                     err == EACCES || err == EPERM ? ": run as root to see what extensions inherit" : "");
         return;
     }

@@ -11,32 +11,6 @@
 #define UNIT_LINE_MAX 8192 /* a longer logical unit line is reported, not read */
 #define QUOTE_MAX 400      /* a longer line is described, not quoted */
 
-static void add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
-                        const char *fmt, ...)
-{
-    if (!c || c->nproblems >= PROXY_MAX_PROBLEMS)
-        return;
-    struct proxy_problem *p = &c->problems[c->nproblems++];
-    p->source = s;
-    p->line = line;
-    snprintf(p->where, sizeof p->where, "%s", where ? where : "");
-    if (c->nproblems == PROXY_MAX_PROBLEMS) { /* the last slot says the list is incomplete */
-        p->line = 0;
-        snprintf(p->text, sizeof p->text, "more problems were found and not listed");
-        return;
-    }
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    proxy_redact(tmp, p->text, sizeof p->text); /* a quoted line may hold a proxy password */
-    for (char *q = p->text; *q; q++)
-        if ((unsigned char)*q < 0x20 || *q == 0x7f)
-            *q = '?';
-}
 
 /* A line for a problem text: redacted while whole, then cut, so a cut never exposes a password. */
 static void quote(const char *p, size_t n, char *out, size_t size)
@@ -135,7 +109,7 @@ static void file_problem(const struct file_ctx *f, const char *what)
 {
     char q[128];
     quote(f->line, f->line_len, q, sizeof q);
-    add_problem(f->c, f->src, f->e->where, f->no, "%s: \"%s\"", what, q);
+    proxy_add_problem(f->c, f->src, f->e->where, f->no, "%s: \"%s\"", what, q);
 }
 
 /* A quoted value: the text up to the matching quote; only blanks or a comment may follow. */
@@ -202,7 +176,7 @@ static void file_line(struct file_ctx *f)
     }
     int var = var_of(key, (size_t)(p - key));
     if (var >= 0 && !store(f->e, var, v, n, f->no))
-        add_problem(f->c, f->src, f->e->where, f->no, "%s is longer than %d bytes: cut",
+        proxy_add_problem(f->c, f->src, f->e->where, f->no, "%s is longer than %d bytes: cut",
                     proxy_var_name((enum proxy_var)var), PROXY_VALUE_MAX - 1);
 }
 
@@ -270,7 +244,7 @@ static bool specifiers(const struct unit_ctx *u, const char *key, const char *p,
             out[o++] = '%';
             i++;
         } else if (p[i] == '%' && !(i + 1 < n && known_specifier(p[i + 1]))) {
-            add_problem(u->c, u->src, u->e->where, u->no, "%%%c is not a systemd specifier: systemd ignores "
+            proxy_add_problem(u->c, u->src, u->e->where, u->no, "%%%c is not a systemd specifier: systemd ignores "
                         "this %s= line (write %%%% for a literal %%, as in a percent-encoded password)",
                         i + 1 < n && p[i + 1] >= 0x21 && p[i + 1] < 0x7f ? p[i + 1] : '?', key);
             return false;
@@ -326,12 +300,12 @@ static void assignment(struct unit_ctx *u, const char *w, size_t n)
     if (!valid) {
         char q[128];
         quote(w, n, q, sizeof q);
-        add_problem(u->c, u->src, u->e->where, u->no, "systemd ignores \"%s\": not a NAME=VALUE assignment", q);
+        proxy_add_problem(u->c, u->src, u->e->where, u->no, "systemd ignores \"%s\": not a NAME=VALUE assignment", q);
         return;
     }
     int v = var_of(w, (size_t)(eq - w));
     if (v >= 0 && !store(u->e, v, eq + 1, (size_t)(w + n - eq - 1), u->no))
-        add_problem(u->c, u->src, u->e->where, u->no, "%s is longer than %d bytes: cut",
+        proxy_add_problem(u->c, u->src, u->e->where, u->no, "%s is longer than %d bytes: cut",
                     proxy_var_name((enum proxy_var)v), PROXY_VALUE_MAX - 1);
 }
 
@@ -356,7 +330,7 @@ static void environment(struct unit_ctx *u, const char *val, size_t n)
         size_t wn;
         const char *next = next_word(p, word, sizeof word, &wn);
         if (!next) {
-            add_problem(u->c, u->src, u->e->where, u->no,
+            proxy_add_problem(u->c, u->src, u->e->where, u->no,
                         "unbalanced quote: systemd ignores the rest of this Environment= line");
             return;
         }
@@ -375,17 +349,17 @@ static void environment_file(struct unit_ctx *u, const char *val, size_t n)
     }
     char path[512];
     if (n >= sizeof path) {
-        add_problem(u->c, u->src, u->e->where, u->no, "EnvironmentFile= path too long: not read");
+        proxy_add_problem(u->c, u->src, u->e->where, u->no, "EnvironmentFile= path too long: not read");
         return;
     }
     if (!specifiers(u, "EnvironmentFile", val, n, path, sizeof path))
         return;
     if (path[path[0] == '-'] != '/') {
-        add_problem(u->c, u->src, u->e->where, u->no, "EnvironmentFile= path is not absolute: systemd ignores it");
+        proxy_add_problem(u->c, u->src, u->e->where, u->no, "EnvironmentFile= path is not absolute: systemd ignores it");
         return;
     }
     if (u->nfiles >= u->max_files) {
-        add_problem(u->c, u->src, u->e->where, u->no, "too many EnvironmentFile= settings: this one is not read");
+        proxy_add_problem(u->c, u->src, u->e->where, u->no, "too many EnvironmentFile= settings: this one is not read");
         return;
     }
     snprintf(u->files[u->nfiles++], 512, "%s", path);
@@ -467,7 +441,7 @@ size_t proxy_env_from_unit(const char *text, size_t len, struct proxy_env *e, ch
         if (continuing)
             continue;
         if (l.overflow)
-            add_problem(u.c, u.src, e->where, u.no, "line longer than %d bytes: not read by azbprobe", UNIT_LINE_MAX);
+            proxy_add_problem(u.c, u.src, e->where, u.no, "line longer than %d bytes: not read by azbprobe", UNIT_LINE_MAX);
         else
             unit_line(&u, l.text, l.text + l.len, &in_service);
     }

@@ -454,3 +454,29 @@ bad:
     memset(out, 0, sizeof *out); /* no half-parsed password left behind */
     return false;
 }
+
+/* Problems go into one bounded list; the text is redacted and made printable here, once. */
+void proxy_add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
+                        const char *fmt, ...)
+{
+    if (!c || c->nproblems >= PROXY_MAX_PROBLEMS)
+        return;
+    struct proxy_problem *p = &c->problems[c->nproblems++];
+    p->source = s;
+    p->line = line;
+    snprintf(p->where, sizeof p->where, "%s", where ? where : "");
+    if (c->nproblems == PROXY_MAX_PROBLEMS) { /* the last slot says the list is incomplete */
+        p->line = 0;
+        snprintf(p->text, sizeof p->text, "more problems were found and not listed");
+        return;
+    }
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    proxy_redact(tmp, p->text, sizeof p->text); /* a quoted line may hold a proxy password */
+    for (char *q = p->text; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            *q = '?';
+}

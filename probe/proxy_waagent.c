@@ -11,32 +11,6 @@
 
 #define QUOTE_MAX 400
 
-static void add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
-                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void add_problem(struct proxy_config *c, enum proxy_source s, const char *where, int line,
-                        const char *fmt, ...)
-{
-    if (!c || c->nproblems >= PROXY_MAX_PROBLEMS)
-        return;
-    struct proxy_problem *p = &c->problems[c->nproblems++];
-    p->source = s;
-    p->line = line;
-    snprintf(p->where, sizeof p->where, "%s", where ? where : "");
-    if (c->nproblems == PROXY_MAX_PROBLEMS) { /* the last slot says the list is incomplete */
-        p->line = 0;
-        snprintf(p->text, sizeof p->text, "more problems were found and not listed");
-        return;
-    }
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    proxy_redact(tmp, p->text, sizeof p->text);
-    for (char *q = p->text; *q; q++)
-        if ((unsigned char)*q < 0x20 || *q == 0x7f)
-            *q = '?';
-}
 
 /* A line for a message: redacted while whole, then cut. */
 static void quote(const char *p, size_t n, char *out, size_t size)
@@ -101,7 +75,7 @@ static void agent_assign(const struct agent_key *k, const struct waagent_entry *
                          struct proxy_config *c)
 {
     if (e->prev_line) /* an earlier "None" counts too: it was an assignment */
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, e->line, "%s is set on lines %d and %d: the guest agent "
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, e->line, "%s is set on lines %d and %d: the guest agent "
                     "uses line %d", k->name, e->prev_line, e->line, e->line);
     if (e->none) { /* the agent's spelling of unset */
         k->value[0] = '\0';
@@ -109,7 +83,7 @@ static void agent_assign(const struct agent_key *k, const struct waagent_entry *
         return;
     }
     if (!copy(e->value, e->value + e->value_len, k->value, k->size))
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, e->line, "%s is longer than %zu bytes: cut", k->name,
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, e->line, "%s is longer than %zu bytes: cut", k->name,
                     k->size - 1);
     *k->line = e->line;
 }
@@ -120,10 +94,10 @@ static void agent_port(struct waagent_proxy *w, struct proxy_config *c)
     if (!w->port_raw[0])
         return;
     if (!waagent_python_int(w->port_raw, &v))
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->port_line, "HttpProxy.Port=%s is not an integer: the "
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, w->port_line, "HttpProxy.Port=%s is not an integer: the "
                     "guest agent ignores it and goes direct", w->port_raw);
     else if (v < 1 || v > 65535)
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->port_line, "HttpProxy.Port=%s is not a TCP port "
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, w->port_line, "HttpProxy.Port=%s is not a TCP port "
                     "(1-65535): the guest agent cannot connect through it", w->port_raw);
     else
         w->port = (int)v;
@@ -136,13 +110,13 @@ static void agent_host(const struct waagent_proxy *w, struct proxy_config *c)
         return;
     const char *colon = strchr(h, ':');
     if (strstr(h, "://"))
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s is a URL: the guest agent "
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s is a URL: the guest agent "
                     "and the backup extension expect a bare host name or address", h);
     else if (strpbrk(h, "\"' \t\r@/"))
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s is not a host name (a "
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s is not a host name (a "
                     "quote before a CRLF line end stays in the value): the agent cannot connect", h);
     else if (colon && !strchr(colon + 1, ':'))
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s includes a port: it is "
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, w->host_line, "HttpProxy.Host=%s includes a port: it is "
                     "taken as part of the name; set HttpProxy.Port", h);
 }
 
@@ -153,7 +127,7 @@ static void agent_pass(const char *text, size_t len, struct waagent_proxy *w, st
     struct waagent_conf conf;
     memset(&conf, 0, sizeof conf);
     if (!waagent_conf_parse(text, len, &conf)) {
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, 0, "out of memory while reading the file");
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, 0, "out of memory while reading the file");
         return;
     }
     for (size_t i = 0; i < conf.count; i++)
@@ -161,7 +135,7 @@ static void agent_pass(const char *text, size_t len, struct waagent_proxy *w, st
             if (waagent_entry_is(&conf.entries[i], keys[k].name))
                 agent_assign(&keys[k], &conf.entries[i], w, c);
     if (conf.dropped)
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, 0, "more than %d assignments: the last %zu were not read",
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, 0, "more than %d assignments: the last %zu were not read",
                     WAAGENT_CONF_MAX_ENTRIES, conf.dropped);
     waagent_conf_free(&conf);
     agent_port(w, c);
@@ -187,7 +161,7 @@ static void vmb_fail(const char *p, const char *end, const char *tok_end, int no
     w->vmb_ok = false;
     w->vmb_host[0] = '\0';
     w->vmb_port_set = false;
-    add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "%s breaks the backup extension's waagent.conf parser "
+    proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "%s breaks the backup extension's waagent.conf parser "
                 "(VMBackup: line.split()[0].split('=')): it ignores HttpProxy.* and goes direct",
                 spaced ? "spaces around '='" : "a line whose first word has no '='");
 }
@@ -214,7 +188,7 @@ static bool vmb_line(const char *p, const char *end, int no, struct waagent_prox
     strip_quote_space(&v, &ve);
     bool none = equals(v, ve, "None");
     if (equals(tok, eq, "HttpProxy.Host") && !copy(none ? ve : v, ve, w->vmb_host, sizeof w->vmb_host))
-        add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "HttpProxy.Host is too long: cut");
+        proxy_add_problem(c, PSRC_WAAGENT_CONF, w->path, no, "HttpProxy.Host is too long: cut");
     if (equals(tok, eq, "HttpProxy.Port"))
         w->vmb_port_set = !none; /* an empty value is set too: only "None" is None */
     return true;
