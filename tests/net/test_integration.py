@@ -51,6 +51,9 @@ BLACKHOLES = ["bh%02d.blob.core.windows.net" % i for i in range(1, 21)]
 ONLYAZURE = "onlyazure.blob.core.windows.net"
 DNSFAKE = CUSTOM_DNS + ":5353"
 
+with open(os.path.join(os.path.dirname(os.path.dirname(HERE)), "packaging", "report.schema.json")) as _f:
+    SCHEMA = json.load(_f)
+
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 STATUSES = {"pass", "fail", "warn", "skip"}
 
@@ -499,6 +502,15 @@ class ProbeCase(RigCase):
                 self.assertIsInstance(c["port"], int, c)
         # The exit code follows the verdict.
         self.assertEqual(run.rc, 1 if r["verdict"] == "fail" else 0, ctx)
+        # The documented schema (packaging/report.schema.json) describes what was produced.
+        for k in SCHEMA["required"]:
+            self.assertIn(k, r, "schema-required field %s missing" % k)
+        check_def = SCHEMA["$defs"]["check"]["properties"]
+        for c in r["checks"]:
+            self.assertIn(c["id"], check_def["id"]["enum"], "check id not in the schema: %s" % c)
+            self.assertIn(c["outcome"], check_def["outcome"]["enum"], "outcome not in the schema: %s" % c)
+        for cp in r.get("consumers", []):
+            self.assertIn(cp["consumer"], SCHEMA["$defs"]["consumer"]["properties"]["consumer"]["enum"], cp)
 
     def find(self, run, cid, target=None, port=None):
         out = []
