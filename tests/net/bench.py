@@ -40,7 +40,7 @@ def main():
     ti.Rig.adopt_orphans()
     ti.Rig.up()
     try:
-        base.append(ti.Rig.ca)
+        base += [ti.Rig.ca, "--root", ti.Rig.guest_root]
         blackholed = base + [a for h in ti.BLACKHOLES for a in ("--target", h)]
         scenarios = [
             ("1 healthy target, ports 443+8443", base + ["--target", ti.ST1]),

@@ -43,10 +43,14 @@ sh "$HERE/rig.sh" up "$STATE" || exit 1
 echo "== NSG: dropping TCP 8443 to the storage account (203.0.113.10)" >&2
 sh "$HERE/rig.sh" nsg "$STATE" 'ip daddr 203.0.113.10 tcp dport 8443 counter drop' || exit 1
 
-echo "== Running: azbprobe --region northeurope --target st1.blob.core.windows.net --cacert ca.pem --timeout 2" >&2
+# This host runs no guest agent: the VM's files come from a healthy guest tree (--root).
+/usr/bin/python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import test_integration as t; t.healthy_guest(sys.argv[2])' \
+    "$HERE" "$STATE/guest" || exit 1
+
+echo "== Running: azbprobe --region northeurope --target st1.blob.core.windows.net --cacert ca.pem --timeout 2 --root guest" >&2
 echo >&2
 sh "$HERE/rig.sh" vm "$STATE" "$AZBPROBE" --region northeurope --target st1.blob.core.windows.net \
-    --cacert "$STATE/ca.pem" --timeout 2 > "$STATE/report.txt"
+    --cacert "$STATE/ca.pem" --timeout 2 --root "$STATE/guest" > "$STATE/report.txt"
 rc=$?
 cat "$STATE/report.txt"
 echo >&2
