@@ -83,9 +83,11 @@ size_t checks_add(struct check_list *l, const char *id, const char *target, int 
 
 void checks_free(struct check_list *l)
 {
-    for (size_t i = 0; i < l->count; i++)
+    for (size_t i = 0; i < l->count; i++) {
         for (size_t e = 0; e < l->items[i].nev; e++)
             free(l->items[i].ev[e].value);
+        free(l->items[i].blame);
+    }
     free(l->items);
     memset(l, 0, sizeof *l);
 }

@@ -41,6 +41,19 @@ struct evidence {
     char *value; /* heap; already redacted, never escaped (renderers escape) */
 };
 
+/* What blocks a failed flow, and the fix (blame.c). */
+struct blame {
+    char source[96];       /* which evidence decided: "effective NSG export", "route export",
+                              "guest", "inference", ... */
+    char verdict[320];     /* one line: what blocks it */
+    char fix[400];
+    char nsg[128], association[16], rule[128], access[8], matched[160];
+    int priority;          /* 0: no rule */
+    char tags[256];        /* the destination's service tags, most specific first */
+    char route[200];       /* the chosen route: prefix, source, next hop */
+    char commands[700];    /* how to produce the exports that would name the rule */
+};
+
 struct check {
     char id[32];          /* stable: dns.system, net.tcp, wireserver.http, ... */
     enum status status;
@@ -55,6 +68,7 @@ struct check {
     char why[256];        /* why this grade */
     struct evidence ev[CHECK_MAX_EVIDENCE];
     size_t nev;
+    struct blame *blame;  /* NULL unless blame.c explained a failure */
 };
 
 struct check_list {

@@ -77,6 +77,7 @@ bool imds_parse(const char *json, size_t len, struct imds_info *out, char *err, 
     }
     static const char *const k_loc[] = {"location", NULL}, *const k_env[] = {"azEnvironment", NULL},
                              *const k_id[] = {"vmId", NULL}, *const k_name[] = {"name", NULL},
+                             *const k_rg[] = {"resourceGroupName", NULL}, *const k_subs[] = {"subscriptionId", NULL},
                              *const k_os[] = {"storageProfile", "osDisk", NULL},
                              *const k_data[] = {"storageProfile", "dataDisks", NULL},
                              *const k_nic[] = {"network", "interface", NULL};
@@ -84,6 +85,8 @@ bool imds_parse(const char *json, size_t len, struct imds_info *out, char *err, 
     copy_str(dig(c, k_env), out->az_environment, sizeof out->az_environment);
     copy_str(dig(c, k_id), out->vm_id, sizeof out->vm_id);
     copy_str(dig(c, k_name), out->name, sizeof out->name);
+    copy_str(dig(c, k_rg), out->resource_group, sizeof out->resource_group);
+    copy_str(dig(c, k_subs), out->subscription, sizeof out->subscription);
     add_vhd(out, dig(c, k_os));
     struct json_object *data = dig(c, k_data);
     if (data && json_object_is_type(data, json_type_array))

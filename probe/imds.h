@@ -12,6 +12,8 @@ struct imds_info {
     char az_environment[64];
     char vm_id[64];
     char name[128];
+    char resource_group[128];
+    char subscription[64];
     char private_ip[64];   /* first NIC, first IPv4 address */
     char subnet[64];       /* address/prefix */
     char mac[32];

@@ -14,6 +14,7 @@
 
 extern char **environ;
 
+#include "probe/blame.h"
 #include "probe/cli.h"
 #include "probe/engine.h"
 #include "probe/grade.h"
@@ -198,6 +199,7 @@ static int run_probe(const struct config *cfg)
     guest_checks(cfg->root, geteuid() == 0, &r.checks); /* files only: the agent, its config, the guest */
     r.duration_ms = (long)(engine_now_ms() - r.started_ms);
     grade_run(&r);
+    blame_run(&r);
     rc = report(&r, &out);
     if (!cfg->quiet)
         fprintf(stderr, "azbprobe: done in %ld ms\n", r.duration_ms);

@@ -127,3 +127,42 @@ const struct field consumer_fields[] = {
     {"summary", "Summary", 0, false, FIELD_STRING, p_summary},
 };
 const size_t consumer_field_count = sizeof consumer_fields / sizeof consumer_fields[0];
+
+#define BLAME(item) ((const struct blame *)(item))
+#define BLAME_STR(fn, member) \
+    static const char *fn(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(BLAME(i)->member); }
+BLAME_STR(b_source, source)
+BLAME_STR(b_verdict, verdict)
+BLAME_STR(b_fix, fix)
+BLAME_STR(b_nsg, nsg)
+BLAME_STR(b_association, association)
+BLAME_STR(b_rule, rule)
+BLAME_STR(b_access, access)
+BLAME_STR(b_matched, matched)
+BLAME_STR(b_tags, tags)
+BLAME_STR(b_route, route)
+BLAME_STR(b_commands, commands)
+static const char *b_priority(const void *i, char *b, size_t n)
+{
+    if (!BLAME(i)->priority)
+        return NULL;
+    snprintf(b, n, "%d", BLAME(i)->priority);
+    return b;
+}
+
+/* What blocks a failed flow: the same fields in the JSON blame object and the text/markdown details. */
+const struct field blame_fields[] = {
+    {"verdict", "Blame", 0, true, FIELD_STRING, b_verdict},
+    {"fix", "Fix", 0, true, FIELD_STRING, b_fix},
+    {"source", "Decided by", 0, true, FIELD_STRING, b_source},
+    {"nsg", "NSG", 0, true, FIELD_STRING, b_nsg},
+    {"association", "Associated with", 0, true, FIELD_STRING, b_association},
+    {"rule", "Rule", 0, true, FIELD_STRING, b_rule},
+    {"priority", "Priority", 0, true, FIELD_INT, b_priority},
+    {"access", "Access", 0, true, FIELD_STRING, b_access},
+    {"matched", "Matched", 0, true, FIELD_STRING, b_matched},
+    {"destination_tags", "Destination tags", 0, true, FIELD_STRING, b_tags},
+    {"route", "Route", 0, true, FIELD_STRING, b_route},
+    {"commands", "To name the rule", 0, true, FIELD_STRING, b_commands},
+};
+const size_t blame_field_count = sizeof blame_fields / sizeof blame_fields[0];

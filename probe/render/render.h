@@ -31,6 +31,8 @@ extern const struct field report_fields[];
 extern const size_t report_field_count;
 extern const struct field consumer_fields[];
 extern const size_t consumer_field_count;
+extern const struct field blame_fields[];
+extern const size_t blame_field_count;
 
 /* The consumers table is worth showing in text and markdown when some proxy is in play. */
 bool render_show_consumers(const struct run *r);

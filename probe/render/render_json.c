@@ -57,6 +57,12 @@ int render_json(const struct run *r, FILE *out)
         struct json_object *o = json_object_new_object();
         add_fields(o, check_fields, check_field_count, c);
         json_object_object_add(o, "evidence", evidence(c));
+        struct json_object *blame = NULL;
+        if (c->blame) {
+            blame = json_object_new_object();
+            add_fields(blame, blame_fields, blame_field_count, c->blame);
+        }
+        json_object_object_add(o, "blame", blame);
         json_object_array_add(checks, o);
     }
     json_object_object_add(root, "checks", checks);

@@ -74,6 +74,14 @@ int render_markdown(const struct run *r, FILE *out)
         fprintf(out, "- **Summary:** %s\n", esc);
         escape_markdown(ck->why, esc, sizeof esc);
         fprintf(out, "- **Why:** %s\n- **Required:** %s\n", esc, ck->required ? "yes" : "no");
+        for (size_t b = 0; ck->blame && b < blame_field_count; b++) {
+            char num[64];
+            const char *v = blame_fields[b].get(ck->blame, num, sizeof num);
+            if (!v)
+                continue;
+            escape_markdown(v, esc, sizeof esc);
+            fprintf(out, "- **%s:** %s\n", blame_fields[b].title, esc);
+        }
         for (size_t e = 0; e < ck->nev; e++) {
             escape_markdown(ck->ev[e].value, esc, sizeof esc);
             fprintf(out, "- %s: %s\n", ck->ev[e].key, esc);

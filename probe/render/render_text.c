@@ -192,6 +192,13 @@ static void details(const struct run *r, FILE *out, bool color)
         wrap(out, "  ", "", ck->summary);
         if (ck->why[0])
             wrap(out, "  ", "Why: ", ck->why);
+        for (size_t b = 0; ck->blame && b < blame_field_count; b++) {
+            char buf[64], label[48];
+            const char *v = blame_fields[b].get(ck->blame, buf, sizeof buf);
+            snprintf(label, sizeof label, "%s: ", blame_fields[b].title);
+            if (v)
+                wrap(out, "  ", label, v);
+        }
         for (size_t e = 0; e < ck->nev; e++) {
             char label[40];
             snprintf(label, sizeof label, "%s: ", ck->ev[e].key);
