@@ -20,7 +20,7 @@ VERSION  = 0.1.0
 
 ALL_CFLAGS = $(WARN) $(DEFS) $(INCS) $(PKG_CFLAGS) $(CPPFLAGS) $(CFLAGS)
 
-LIB_SRC  = $(filter-out probe/main.c,$(wildcard probe/*.c probe/render/*.c resolvers/*.c targets/*.c))
+LIB_SRC  = $(filter-out probe/main.c,$(wildcard probe/*.c probe/diag/*.c probe/render/*.c resolvers/*.c targets/*.c))
 LIB_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/regions_gen.o
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TESTS    = $(patsubst tests/unit/%.c,$(BUILD)/%,$(TEST_SRC))
@@ -145,3 +145,94 @@ fuzz: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 
 check-fuzz-corpus: $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_NAMES))
 	@fail=0; for n in $(FUZZ_NAMES); do $(BUILD)/fuzz/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; exit $$fail
+
+# ---- Blame: CIDR prefixes and service tags (probe/diag/) -----------------------------------------
+# probe/diag/*.c is compiled through LIB_SRC. The built-in service-tag snapshot is C generated at
+# build time from the committed targets/servicetags_snapshot.tsv; refresh that TSV by hand with
+#   python3 targets/gen_servicetags.py tsv ServiceTags_Public_<date>.json \
+#       ServiceTags_AzureGovernment_<date>.json ServiceTags_China_<date>.json > targets/servicetags_snapshot.tsv
+# make bench-tags [BENCH_TAGS_JSON=...]: load/index time, peak RSS and lookups/s on a real file.
+PYTHON          ?= python3
+ST_GEN_OBJ       = $(BUILD)/servicetags_gen.o
+ST_OBJ           = $(BUILD)/probe/diag/servicetags.o $(BUILD)/probe/diag/prefix.o $(BUILD)/probe/sysfile.o $(ST_GEN_OBJ)
+BENCH_TAGS_JSON ?= ../shared/data/servicetags/ServiceTags_Public_20251109.json
+LIB_OBJ         += $(ST_GEN_OBJ)
+# The link rules above expanded LIB_OBJ in their prerequisites already; their recipes use $^ or a
+# late-expanded $(LIB_OBJ), so naming the object as an extra prerequisite is enough.
+azbprobe $(TESTS): $(ST_GEN_OBJ)
+
+$(BUILD)/servicetags_gen.c: targets/servicetags_snapshot.tsv targets/gen_servicetags.py
+	@mkdir -p $(BUILD)
+	$(PYTHON) targets/gen_servicetags.py c targets/servicetags_snapshot.tsv > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/servicetags_gen.o: $(BUILD)/servicetags_gen.c probe/diag/servicetags.h probe/diag/prefix.h
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+.PHONY: bench-tags
+$(BUILD)/bench_tags: tests/bench/bench_tags.c $(ST_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(ST_OBJ) $(PKG_LIBS)
+
+bench-tags: $(BUILD)/bench_tags
+	$(BUILD)/bench_tags $(BENCH_TAGS_JSON)
+
+# Fuzzing the service-tag JSON loader: joins FUZZ_NAMES (make fuzz, make check-fuzz-corpus).
+FUZZ_NAMES += servicetags
+FUZZ_ST_SRC = tests/fuzz/fuzz_servicetags.c probe/diag/servicetags.c probe/diag/prefix.c probe/sysfile.c
+FUZZ_ST_HDR = tests/fuzz/fuzz.h probe/diag/servicetags.h probe/diag/prefix.h probe/sysfile.h
+JSONC_CFLAGS := $(shell pkg-config --cflags json-c 2>/dev/null)
+JSONC_LIBS   := $(shell pkg-config --libs json-c 2>/dev/null || echo -ljson-c)
+fuzz: $(BUILD)/fuzz/fuzz_servicetags
+check-fuzz-corpus: $(BUILD)/fuzz/replay_servicetags
+
+$(BUILD)/fuzz/fuzz_servicetags: $(FUZZ_ST_SRC) $(BUILD)/servicetags_gen.c $(FUZZ_ST_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(JSONC_CFLAGS) -o $@ $(FUZZ_ST_SRC) $(BUILD)/servicetags_gen.c $(JSONC_LIBS)
+
+$(BUILD)/fuzz/replay_servicetags: tests/fuzz/replay.c tests/fuzz/fuzz_servicetags.c $(ST_OBJ) $(FUZZ_ST_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_servicetags.c $(ST_OBJ) $(PKG_LIBS)
+
+# ---- Fuzzing the NSG / NIC and effective-route JSON readers (probe/diag/nsg*, route_eval) ------------
+# Their own loop: JSON seeds are larger than the lease targets' max_len (the effective NSG export is
+# 18 KB). make fuzz runs them first; make check-fuzz-corpus replays their corpora.
+FUZZ_JSON_NAMES = nsg routes
+FUZZ_JSON_SRC   = probe/diag/nsg_read.c probe/diag/nsg_eval.c probe/diag/route_eval.c probe/diag/prefix.c probe/sysfile.c
+FUZZ_JSON_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(FUZZ_JSON_SRC))
+FUZZ_JSON_HDRS  = tests/fuzz/fuzz.h probe/diag/nsg.h probe/diag/route_eval.h probe/diag/prefix.h probe/diag/servicetags.h
+FUZZ_JSON_MAX  ?= 65536
+
+.PHONY: fuzz-json check-fuzz-corpus-json
+fuzz: fuzz-json
+check-fuzz-corpus: check-fuzz-corpus-json
+
+$(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_JSON_NAMES)): $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_JSON_SRC) $(FUZZ_JSON_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(JSONC_CFLAGS) -o $@ $< $(FUZZ_JSON_SRC) $(JSONC_LIBS)
+
+$(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_JSON_NAMES)): $(BUILD)/fuzz/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(FUZZ_JSON_OBJ) $(FUZZ_JSON_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/fuzz/replay.c tests/fuzz/fuzz_$*.c $(FUZZ_JSON_OBJ) $(PKG_LIBS)
+
+fuzz-json: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_JSON_NAMES))
+	@mkdir -p $(BUILD)/fuzz/artifacts; \
+	for n in $(FUZZ_JSON_NAMES); do \
+	    mkdir -p $(BUILD)/fuzz/work-$$n; log=$(BUILD)/fuzz/$$n.log; \
+	    echo "== fuzz_$$n for $(FUZZ_SECONDS)s (log: $$log)"; \
+	    if ! $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -timeout=10 \
+	        -max_len=$(FUZZ_JSON_MAX) -artifact_prefix=$(BUILD)/fuzz/artifacts/$$n- \
+	        $(BUILD)/fuzz/work-$$n tests/fuzz/corpus/$$n > $$log 2>&1; then \
+	        tail -n 60 $$log; echo "fuzz_$$n: FINDING (see $(BUILD)/fuzz/artifacts/)"; exit 1; fi; \
+	    grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' $$log; \
+	done
+
+check-fuzz-corpus-json: $(patsubst %,$(BUILD)/fuzz/replay_%,$(FUZZ_JSON_NAMES))
+	@fail=0; for n in $(FUZZ_JSON_NAMES); do $(BUILD)/fuzz/replay_$$n tests/fuzz/corpus/$$n || fail=1; done; exit $$fail
+
+# ---- make bench-nsg: NSG evaluation at Azure's limits (tests/bench/bench_nsg.c) -----------------------
+BENCH_NSG_OBJ = $(BUILD)/probe/diag/nsg_read.o $(BUILD)/probe/diag/nsg_eval.o $(BUILD)/probe/diag/prefix.o $(BUILD)/probe/sysfile.o
+.PHONY: bench-nsg
+$(BUILD)/bench_nsg: tests/bench/bench_nsg.c $(BENCH_NSG_OBJ) probe/diag/nsg.h probe/diag/prefix.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(BENCH_NSG_OBJ) $(PKG_LIBS)
+
+bench-nsg: $(BUILD)/bench_nsg
+	$(BUILD)/bench_nsg

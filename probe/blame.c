@@ -3,9 +3,13 @@
  * The platform addresses (WireServer, IMDS) are exempt from NSGs and UDRs, so their failures are
  * always put on the guest: its firewall, a proxy, or its route and source NIC. Without exports
  * the blame is an inference from the failure's signature, and says so. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "probe/diag/nsg.h"
+#include "probe/diag/route_eval.h"
 
 #include "probe/blame.h"
 #include "probe/grade.h"
@@ -40,7 +44,7 @@ static void blame_platform(struct check *c)
 }
 
 /* The exports that would name the rule or route, for the VM IMDS described. */
-static void commands(const struct run *r, struct blame *b)
+static void commands(struct run *r, struct blame *b)
 {
     const struct imds_info *m = &r->facts.imds;
     const char *rg = m->resource_group[0] ? m->resource_group : "<resource-group>";
@@ -54,7 +58,7 @@ static void commands(const struct run *r, struct blame *b)
 
 /* The storage hosts to allow by name on an FQDN-filtering firewall: every storage target probed,
  * with its purpose. */
-static void allowlist(const struct run *r, char *out, size_t size)
+static void allowlist(struct run *r, char *out, size_t size)
 {
     out[0] = '\0';
     for (size_t i = 0; i < r->checks.count; i++) {
@@ -71,19 +75,24 @@ static void allowlist(const struct run *r, char *out, size_t size)
     }
 }
 
-static void infer(const struct run *r, struct check *c)
+static const char *dest_tags(struct run *r, uint32_t dst, struct blame *b);
+static bool ip_of(const char *s, uint32_t *out);
+
+static void infer(struct run *r, struct check *c)
 {
     struct blame *b = new_blame(c, "inference (no NSG or route export given)");
     if (!b)
         return;
     const char *to = check_ev_get(c, "remote_address") ? check_ev_get(c, "remote_address") : c->target;
+    uint32_t dst;
+    const char *tag = ip_of(to, &dst) ? dest_tags(r, dst, b) : NULL;
     char hosts[400];
     switch (c->outcome) {
     case OUT_TIMEOUT:
         snprintf(b->verdict, sizeof b->verdict, "silent drop on the way to %.64s:%d: an NSG deny rule, a UDR to an "
                  "appliance that drops it, or a guest firewall", to, c->port);
-        snprintf(b->fix, sizeof b->fix, "allow outbound TCP %d to %s (service tag Storage.<Region> for Azure "
-                 "Storage) in the NIC and subnet NSGs and any firewall on the route", c->port, to);
+        snprintf(b->fix, sizeof b->fix, "allow outbound TCP %d to %s in the NIC and subnet NSGs and any firewall "
+                 "on the route", c->port, tag ? tag : to);
         commands(r, b);
         break;
     case OUT_REFUSED:
@@ -151,10 +160,180 @@ static void blame_proxy(struct check *c)
                  c->target, c->port);
 }
 
+/* ---- with exports ---- */
+
+static bool ip_of(const char *s, uint32_t *out)
+{
+    struct in_addr a;
+    if (!s || inet_pton(AF_INET, s, &a) != 1)
+        return false;
+    *out = ntohl(a.s_addr);
+    return true;
+}
+
+/* The flow as Azure sees it: the NIC's private IP (NIC export, IMDS, else the socket's) to dst. */
+static bool flow_of(const struct run *r, const struct check *c, struct flow *f)
+{
+    const struct exports *x = &r->exports;
+    memset(f, 0, sizeof *f);
+    f->dir = NSG_OUTBOUND;
+    f->proto = NSG_PROTO_TCP;
+    f->src_port = -1;
+    f->dst_port = c->port;
+    if (!ip_of(check_ev_get(c, "remote_address"), &f->dst))
+        return false;
+    if (x->have_nic && x->nic.ip_known)
+        f->src = x->nic.private_ip;
+    else if (!ip_of(r->facts.imds.private_ip, &f->src) && !ip_of(check_ev_get(c, "local_address"), &f->src))
+        return false;
+    return true;
+}
+
+/* The destination's service tags, most specific first; the best one to name in a fix. */
+static const char *dest_tags(struct run *r, uint32_t dst, struct blame *b)
+{
+    const struct servicetags *st = exports_tags(&r->exports, r->facts.cloud);
+    const char *names[8];
+    size_t n = st ? servicetags_lookup(st, dst, names, 8) : 0;
+    const char *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t used = strlen(b->tags);
+        if (used < sizeof b->tags)
+            snprintf(b->tags + used, sizeof b->tags - used, "%s%s", i ? ", " : "", names[i]);
+        if (!best && strncmp(names[i], "Storage", 7) == 0)
+            best = names[i];
+    }
+    return best ? best : n ? names[0] : NULL;
+}
+
+static void resolver_of(struct run *r, struct tag_resolver *t, struct prefix4 *vnet, size_t max)
+{
+    memset(t, 0, sizeof *t);
+    t->lookup = tag_resolver_servicetags;
+    t->ctx = (void *)exports_tags(&r->exports, r->facts.cloud);
+    if (!t->ctx)
+        t->lookup = NULL;
+    if (r->exports.have_routes) {
+        size_t n = routes_vnet_prefixes(&r->exports.routes, vnet, max);
+        t->vnet = vnet;
+        t->nvnet = n < max ? n : max;
+        t->vnet_known = true;
+    }
+}
+
+static bool blame_nsg(struct run *r, struct check *c, const struct flow *f, const struct tag_resolver *t,
+                      struct blame *b, const char *tag)
+{
+    struct nsg_verdict v;
+    nsg_evaluate(r->exports.nsg, f, t, &v);
+    const struct nsg *nsg = NULL;
+    unsigned assoc = 0;
+    const struct nsg_rule *rule = v.result == NSG_DENIED ? nsg_verdict_blocker(&v, &nsg, &assoc)
+                                  : v.result == NSG_INDETERMINATE ? nsg_verdict_suspect(&v, &nsg, &assoc) : NULL;
+    if (!rule || !nsg)
+        return false;
+    bool effective = nsg->shape == NSG_SHAPE_EFFECTIVE;
+    snprintf(b->source, sizeof b->source, "%s%s", effective ? "effective NSG export" : "NSG export",
+             v.result == NSG_INDETERMINATE ? " (indeterminate: see verdict)" : "");
+    nsg_verdict_describe(&v, b->verdict, sizeof b->verdict);
+    snprintf(b->nsg, sizeof b->nsg, "%s", nsg->name);
+    snprintf(b->association, sizeof b->association, "%s", nsg_assoc_name(assoc));
+    nsg_rule_ref(rule, b->rule, sizeof b->rule);
+    b->priority = rule->priority;
+    snprintf(b->access, sizeof b->access, "%s", nsg_access_name(rule->access));
+    const struct nsg_step *s = &v.step[v.decider >= 0 ? v.decider : 0];
+    if (s->remote.tag[0] || s->remote.has_prefix) {
+        char pfx[24] = "";
+        if (s->remote.has_prefix)
+            prefix4_format(&s->remote.prefix, pfx, sizeof pfx);
+        snprintf(b->matched, sizeof b->matched, "%s%s%s", s->remote.tag, s->remote.tag[0] && pfx[0] ? " via " : "", pfx);
+    }
+    char dst[16];
+    ip4_format(f->dst, dst, sizeof dst);
+    snprintf(b->fix, sizeof b->fix, "allow outbound TCP %d to %s in NSG %s (%s) at a priority below %d",
+             c->port, tag ? tag : dst, nsg->name, nsg_assoc_name(assoc), rule->priority);
+    return true;
+}
+
+static bool blame_route(struct run *r, const struct flow *f, const struct tag_resolver *t, struct blame *b)
+{
+    struct route_choice rc;
+    if (route_select(&r->exports.routes, f->dst, t, &rc) != 0)
+        return false;
+    route_describe(&rc, b->route, sizeof b->route);
+    if (!rc.found || rc.drop) {
+        snprintf(b->source, sizeof b->source, "route export");
+        snprintf(b->verdict, sizeof b->verdict, "the route drops it: %s", b->route);
+        snprintf(b->fix, sizeof b->fix, "route the storage prefixes (service tag Storage.<Region>) to Internet, "
+                 "or give the destination a route with a next hop");
+        return true;
+    }
+    if (rc.appliance) {
+        char hop[16] = "?";
+        if (rc.has_hop_ip)
+            ip4_format(rc.hop_ip, hop, sizeof hop);
+        snprintf(b->source, sizeof b->source, "route export");
+        snprintf(b->verdict, sizeof b->verdict, "sent to the virtual appliance %s (%s), which does not pass it",
+                 hop, b->route);
+        snprintf(b->fix, sizeof b->fix, "allow TCP to the destination on the appliance %s, or add a UDR for the "
+                 "Storage.<Region> service tag with next hop Internet", hop);
+        return true;
+    }
+    return false;
+}
+
+/* With exports: the NSG rule or route that blocks a failed transport, or a contradiction. */
+static bool blame_exports(struct run *r, struct check *c)
+{
+    struct exports *x = &r->exports;
+    struct flow f;
+    if ((!x->nsg && !x->have_routes) || strcmp(c->id, "net.tcp") != 0 || strcmp(c->path, "direct") != 0 ||
+        !flow_of(r, c, &f))
+        return false;
+    struct blame *b = new_blame(c, "exports");
+    if (!b)
+        return false;
+    struct prefix4 vnet[64];
+    struct tag_resolver t;
+    resolver_of(r, &t, vnet, 64);
+    const char *tag = dest_tags(r, f.dst, b);
+    /* the NIC's and subnet's NSGs judge a packet before any route carries it */
+    if (x->nsg && blame_nsg(r, c, &f, &t, b, tag))
+        return true;
+    if (x->have_routes && blame_route(r, &f, &t, b))
+        return true;
+    snprintf(b->source, sizeof b->source, "exports (contradiction)");
+    snprintf(b->verdict, sizeof b->verdict, "the exports allow this flow, yet it failed: they are stale, or a "
+             "firewall, NVA or the guest blocks it outside what NSGs and routes show");
+    snprintf(b->fix, sizeof b->fix, "re-export the effective NSGs and routes, and check any firewall on the path");
+    return true;
+}
+
+/* A flow that worked although the exports deny it: they are stale, or another path was used. */
+static void contradiction(struct run *r, struct check *c)
+{
+    struct flow f;
+    if (!r->exports.nsg || strcmp(c->id, "net.tcp") != 0 || strcmp(c->path, "direct") != 0 || !flow_of(r, c, &f))
+        return;
+    struct prefix4 vnet[64];
+    struct tag_resolver t;
+    resolver_of(r, &t, vnet, 64);
+    struct nsg_verdict v;
+    nsg_evaluate(r->exports.nsg, &f, &t, &v);
+    if (v.result != NSG_DENIED)
+        return;
+    char why[320];
+    nsg_verdict_describe(&v, why, sizeof why);
+    check_ev(c, "contradiction", "the connection worked but the exports say %s: they are stale or another path "
+             "was used", why);
+}
+
 void blame_run(struct run *r)
 {
     for (size_t i = 0; i < r->checks.count; i++) {
         struct check *c = &r->checks.items[i];
+        if (c->outcome == OUT_OK)
+            contradiction(r, c);
         if ((c->status != STATUS_FAIL && c->status != STATUS_WARN) || !grade_is_network(c) || c->outcome == OUT_OK)
             continue;
         if (platform(c))
@@ -163,7 +342,7 @@ void blame_run(struct run *r)
             blame_dns(c);
         else if (strncmp(c->path, "proxy ", 6) == 0 && strcmp(c->id, "net.tcp") == 0)
             blame_proxy(c);
-        else if (strncmp(c->id, "net.", 4) == 0)
+        else if (strncmp(c->id, "net.", 4) == 0 && !blame_exports(r, c))
             infer(r, c);
     }
 }

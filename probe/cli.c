@@ -17,7 +17,7 @@
 enum opt_id {
     OPT_REGION = 256, OPT_CLOUD, OPT_TARGET, OPT_ACCOUNT, OPT_DNS, OPT_WIRESERVER, OPT_IMDS,
     OPT_CACERT, OPT_TIMEOUT, OPT_PORTS, OPT_FORMAT, OPT_OUTPUT, OPT_ROOT, OPT_LIST, OPT_PARALLEL,
-    OPT_PROXY, OPT_NO_PROXY, OPT_INTERFACE, OPT_NO_DHCP,
+    OPT_PROXY, OPT_NO_PROXY, OPT_INTERFACE, OPT_NO_DHCP, OPT_NSG, OPT_ROUTES, OPT_NIC, OPT_TAGS,
     OPT_HELP = 'h', OPT_VERSION = 'V', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 };
 
@@ -47,6 +47,10 @@ static const struct option_doc options[] = {
     {"root", OPT_ROOT, "DIR", "read system files (resolv.conf, /proc, ...) under DIR"},
     {"interface", OPT_INTERFACE, "IFACE", "interface for the live DHCP probe (default: the default route's)"},
     {"no-dhcp", OPT_NO_DHCP, NULL, "do not send the DHCP DISCOVER that looks for option 245"},
+    {"nsg", OPT_NSG, "FILE", "NSG export (az network nsg show, ARM, or nic list-effective-nsg); repeatable"},
+    {"routes", OPT_ROUTES, "FILE", "effective routes export (az network nic show-effective-route-table)"},
+    {"nic", OPT_NIC, "FILE", "NIC export (az network nic show): its NSG, subnet and ASGs"},
+    {"service-tags", OPT_TAGS, "FILE", "ServiceTags_*.json to use instead of the built-in snapshot"},
     {"parallel", OPT_PARALLEL, "N", "at most N probes in flight (default 64)"},
     {"list-regions", OPT_LIST, NULL, "print the region catalog and exit"},
     {"verbose", OPT_VERBOSE, NULL, "log progress and protocol detail to stderr"},
@@ -217,6 +221,20 @@ static int check_root(const char *v, char *err, size_t errlen)
     return 0;
 }
 
+/* An input file option: a readable regular file, copied into dst. */
+static int input_file(const char *opt, const char *v, char *dst, size_t size, char *err, size_t errlen)
+{
+    struct stat st;
+    if (strlen(v) >= size)
+        return usage_error(err, errlen, "%s: path too long", opt);
+    if (stat(v, &st) != 0 || access(v, R_OK) != 0)
+        return usage_error(err, errlen, "%s: cannot read '%.200s': %s", opt, v, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return usage_error(err, errlen, "%s: '%.200s' is not a regular file", opt, v);
+    snprintf(dst, size, "%s", v);
+    return 0;
+}
+
 static int set_option(struct config *cfg, int id, const char *v, char *err, size_t errlen)
 {
     switch (id) {
@@ -330,6 +348,24 @@ static int set_option(struct config *cfg, int id, const char *v, char *err, size
         return 0;
     }
     case OPT_NO_DHCP: cfg->no_dhcp = true; return 0;
+    case OPT_NSG:
+        if (cfg->nnsg == sizeof cfg->nsg_files / sizeof cfg->nsg_files[0])
+            return usage_error(err, errlen, "--nsg: more than %zu files", cfg->nnsg);
+    {
+        char path[4096];
+        if (input_file("--nsg", v, path, sizeof path, err, errlen))
+            return 2;
+        if (!(cfg->nsg_files[cfg->nnsg] = strdup(path)))
+            return usage_error(err, errlen, "out of memory");
+        cfg->nnsg++;
+        return 0;
+    }
+    case OPT_ROUTES:
+        return input_file("--routes", v, cfg->routes_file, sizeof cfg->routes_file, err, errlen);
+    case OPT_NIC:
+        return input_file("--nic", v, cfg->nic_file, sizeof cfg->nic_file, err, errlen);
+    case OPT_TAGS:
+        return input_file("--service-tags", v, cfg->service_tags, sizeof cfg->service_tags, err, errlen);
     case OPT_LIST: cfg->list_regions = true; return 0;
     case OPT_VERBOSE: cfg->verbose++; return 0;
     case OPT_QUIET: cfg->quiet = true; return 0;
@@ -390,5 +426,8 @@ void config_free(struct config *cfg)
         free(cfg->targets[i]);
     for (size_t i = 0; i < cfg->naccounts; i++)
         free(cfg->accounts[i]);
+    for (size_t i = 0; i < cfg->nnsg; i++)
+        free(cfg->nsg_files[i]);
+    cfg->nnsg = 0;
     cfg->ntargets = cfg->naccounts = 0;
 }

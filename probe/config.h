@@ -33,6 +33,11 @@ struct config {
     char proxy[512];               /* --proxy URL (may hold credentials: never print it) */
     char no_proxy[512];            /* --no-proxy LIST */
     char interface[64];            /* --interface: for the live DHCP probe */
+    char *nsg_files[16];           /* --nsg (owned) */
+    size_t nnsg;
+    char routes_file[4096];        /* --routes */
+    char nic_file[4096];           /* --nic */
+    char service_tags[4096];       /* --service-tags */
     bool no_dhcp;                  /* --no-dhcp */
     int verbose;
     bool quiet;

@@ -86,6 +86,9 @@ static int setup(struct run *r, char *err, size_t errlen)
     r->http = http_client_new(r->engine, cfg->cacert, cfg->verbose, err, errlen);
     if (!r->http)
         return cfg->cacert[0] ? EXIT_USAGE : EXIT_INTERNAL;
+    int rc = exports_load(cfg, &r->exports, err, errlen);
+    if (rc)
+        return rc;
     probe_dhcp_lease(r); /* a lease's option 245 is the WireServer (and Azure DNS) address to start with */
     char csv[600] = "", azure[80];
     system_resolvers(r, csv, sizeof csv);
@@ -147,6 +150,7 @@ static void teardown(struct run *r)
         free(r->owned[i]);
     free(r->owned);
     free(r->consumers);
+    exports_free(&r->exports);
     checks_free(&r->checks);
 }
 

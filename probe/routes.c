@@ -47,7 +47,7 @@ void routes_parse(const char *text, size_t len, struct route_table *out)
             snprintf(line, sizeof line, "%.*s", (int)(n < sizeof line ? n : sizeof line - 1), text + pos);
             struct route_entry e = {.line = lineno};
             if (n < sizeof line && memchr(text + pos, '\0', n) == NULL && parse_line(line, &e)) {
-                if (out->count < ROUTES_MAX)
+                if (out->count < KERNEL_ROUTES_MAX)
                     out->e[out->count++] = e;
             } else {
                 out->bad_lines++;

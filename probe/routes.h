@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ROUTES_MAX 256
+#define KERNEL_ROUTES_MAX 256
 #define RTF_REJECT_FLAG 0x0200 /* blackhole, unreachable and prohibit routes */
 #define RTF_GATEWAY_FLAG 0x0002
 
@@ -20,7 +20,7 @@ struct route_entry {
 };
 
 struct route_table {
-    struct route_entry e[ROUTES_MAX];
+    struct route_entry e[KERNEL_ROUTES_MAX];
     size_t count;
     int bad_lines;
 };

@@ -8,6 +8,7 @@
 
 #include "probe/check.h"
 #include "probe/config.h"
+#include "probe/exports.h"
 #include "probe/imds.h"
 #include "probe/proxy.h"
 
@@ -55,6 +56,7 @@ struct run {
     char started_utc[32];
     char hostname[128];
     struct proxy_config proxy;
+    struct exports exports;   /* --nsg, --routes, --nic, --service-tags */
     struct consumer_path *consumers;
     size_t nconsumers, capconsumers;
     void **owned;          /* probe contexts, freed at the end */

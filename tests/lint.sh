@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/.."
 fail=0
-src=$(ls probe/*.c probe/*.h probe/render/*.c probe/render/*.h resolvers/*.c resolvers/*.h targets/*.c targets/*.h)
+src=$(ls probe/*.c probe/*.h probe/diag/*.c probe/diag/*.h probe/render/*.c probe/render/*.h resolvers/*.c resolvers/*.h targets/*.c targets/*.h)
 if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|gets)\s*\(' $src; then
     echo "lint: banned function (use snprintf, strtol, ...)"; fail=1
 fi

@@ -58,6 +58,16 @@ static const char *r_network_ok(const void *i, char *b, size_t n)
     (void)n;
     return grade_network_ok(&RUN(i)->checks) ? "true" : "false";
 }
+static const char *r_inputs(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->exports.inputs); }
+static const char *r_tags(const void *i, char *b, size_t n)
+{
+    const struct servicetags *st = RUN(i)->exports.tags;
+    if (!st)
+        return NULL;
+    const struct servicetags_meta *m = servicetags_meta(st);
+    snprintf(b, n, "%s, changeNumber %ld%s%s", m->source, m->change_number, m->date[0] ? ", " : "", m->date);
+    return b;
+}
 static const char *r_region(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.region); }
 static const char *r_region_src(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.region_source); }
 static const char *r_cloud(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.cloud); }
@@ -99,6 +109,8 @@ const struct field report_fields[] = {
     {"started", "Started (UTC)", 0, true, FIELD_STRING, r_started},
     {"duration_ms", "Duration (ms)", 0, true, FIELD_INT, r_ms},
     {"timeout_ms", "Probe timeout (ms)", 0, false, FIELD_INT, r_timeout},
+    {"inputs", "Inputs", 0, true, FIELD_STRING, r_inputs},
+    {"service_tags", "Service tags", 0, true, FIELD_STRING, r_tags},
 };
 const size_t report_field_count = sizeof report_fields / sizeof report_fields[0];
 

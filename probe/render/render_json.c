@@ -7,7 +7,7 @@
 
 static struct json_object *value(const struct field *f, const void *item)
 {
-    char buf[64];
+    char buf[320];
     const char *v = f->get(item, buf, sizeof buf);
     if (!v)
         return NULL; /* json null */

@@ -14,7 +14,7 @@ static void cell(FILE *out, const char *v)
 /* A markdown table of items (checks or consumer paths) over a field table's markdown columns. */
 static void table(FILE *out, const struct field *fields, size_t nf, const void *items, size_t n, size_t stride)
 {
-    char buf[64];
+    char buf[320];
     fputc('|', out);
     for (size_t i = 0; i < nf; i++)
         if (fields[i].markdown)
@@ -75,7 +75,7 @@ int render_markdown(const struct run *r, FILE *out)
         escape_markdown(ck->why, esc, sizeof esc);
         fprintf(out, "- **Why:** %s\n- **Required:** %s\n", esc, ck->required ? "yes" : "no");
         for (size_t b = 0; ck->blame && b < blame_field_count; b++) {
-            char num[64];
+            char num[320];
             const char *v = blame_fields[b].get(ck->blame, num, sizeof num);
             if (!v)
                 continue;

@@ -89,7 +89,7 @@ static void facts(const struct run *r, FILE *out)
 {
     for (size_t i = 0; i < report_field_count; i++) {
         const struct field *f = &report_fields[i];
-        char buf[64], line[512];
+        char buf[320], line[512];
         if (!f->markdown || strcmp(f->key, "verdict") == 0 || strcmp(f->key, "version") == 0)
             continue;
         const char *v = f->get(r, buf, sizeof buf);
@@ -148,7 +148,7 @@ static void table(FILE *out, const struct field *fields, size_t nf, const void *
         const void *item = (const char *)items + k * stride;
         for (size_t i = 0; i < nf; i++) {
             const struct field *f = &fields[i];
-            char buf[64], cell[128];
+            char buf[320], cell[128];
             if (!f->text_width)
                 continue;
             const char *v = f->get(item, buf, sizeof buf);
@@ -193,7 +193,7 @@ static void details(const struct run *r, FILE *out, bool color)
         if (ck->why[0])
             wrap(out, "  ", "Why: ", ck->why);
         for (size_t b = 0; ck->blame && b < blame_field_count; b++) {
-            char buf[64], label[48];
+            char buf[320], label[48];
             const char *v = blame_fields[b].get(ck->blame, buf, sizeof buf);
             snprintf(label, sizeof label, "%s: ", blame_fields[b].title);
             if (v)

@@ -126,12 +126,50 @@ static void test_dns_and_proxy(void **state)
     assert_non_null(strstr(b->fix, "does not require authentication"));
 }
 
+/* With exports: the fixture VM's NIC NSG denies Internet at 4000; its subnet routes 0/0 to an NVA. */
+static void test_exports_name_the_rule(void **state)
+{
+    struct run *r = &((struct fixture *)*state)->run;
+    struct config *cfg = &((struct fixture *)*state)->cfg;
+    cfg->nsg_files[cfg->nnsg++] = strdup("tests/fixtures/azure-json/nic-effective-nsg.json");
+    snprintf(cfg->routes_file, sizeof cfg->routes_file, "tests/fixtures/azure-json/nic-effective-routes.json");
+    char err[512];
+    assert_int_equal(exports_load(cfg, &r->exports, err, sizeof err), 0);
+    assert_non_null(strstr(r->exports.inputs, "nic-effective-nsg.json"));
+    snprintf(r->facts.cloud, sizeof r->facts.cloud, "AzureCloud");
+    snprintf(r->facts.imds.private_ip, sizeof r->facts.imds.private_ip, "10.0.1.4");
+    add(r, "wireserver.http", "168.63.129.16", 80, OUT_TIMEOUT);
+    add(r, "wireserver.hostgaplugin", "168.63.129.16", 32526, OUT_OK);
+    add(r, "dns.system", ACCT, 0, OUT_OK);
+    struct check *c = add(r, "net.tcp", ACCT, 443, OUT_TIMEOUT);
+    check_ev(c, "remote_address", "13.70.208.17"); /* in Storage.NorthEurope */
+    struct check *ok = add(r, "net.tcp", "passing.blob.core.windows.net", 443, OUT_OK);
+    check_ev(ok, "remote_address", "13.70.208.18");
+    grade_run(r);
+    blame_run(r);
+    const struct blame *b = get(r, "net.tcp", ACCT, 443)->blame;
+    assert_non_null(b);
+    assert_string_equal(b->source, "effective NSG export");
+    assert_string_equal(b->rule, "securityRules/DenyInternetOutbound");
+    assert_int_equal(b->priority, 4000);
+    assert_string_equal(b->access, "Deny");
+    assert_string_equal(b->association, "NIC");
+    assert_true(strncmp(b->tags, "Storage.NorthEurope, Storage", 28) == 0);
+    assert_non_null(strstr(b->fix, "to Storage.NorthEurope in NSG nsg-vm-backup-01-nic (NIC) at a priority below 4000"));
+    /* the platform address is still the guest's, exports or not */
+    assert_non_null(strstr(get(r, "wireserver.http", NULL, 80)->blame->source, "guest"));
+    /* a flow that worked although the exports deny it */
+    assert_non_null(check_ev_get(get(r, "net.tcp", "passing.blob.core.windows.net", 443), "contradiction"));
+    exports_free(&r->exports);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_platform_is_never_an_nsg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signatures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns_and_proxy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exports_name_the_rule, setup, teardown),
     };
     return cmocka_run_group_tests_name("blame", tests, NULL, NULL);
 }

@@ -458,7 +458,8 @@ static void test_option_table(void **state)
     (void)state;
     static const char *const want[] = {"region", "cloud", "target", "storage-account", "dns-server",
                                        "wireserver", "imds-endpoint", "proxy", "no-proxy", "cacert",
-                                       "timeout", "ports", "interface", "no-dhcp",
+                                       "timeout", "ports", "interface", "no-dhcp", "nsg", "routes",
+                                       "nic", "service-tags",
                                        "format", "output", "root", "parallel", "list-regions",
                                        "verbose", "quiet", "help", "version"};
     size_t n = cli_option_count();
