@@ -709,6 +709,55 @@ class HostileServerTest(ProbeCase):
         self.assertEqual(self.one(run, "net.https", host, 9443)["status"], "skip")
 
 
+class BlameTest(ProbeCase):
+    """A failed flow is explained: by the NSG export's rule when one is given, by inference otherwise;
+    the WireServer is never put on an NSG."""
+
+    FIXTURES = os.path.join(os.path.dirname(HERE), "fixtures", "azure-json")
+
+    def test_nsg_export_names_the_rule(self):
+        self.nsg("ip daddr %s tcp dport 8443 drop" % ST_GOOD)
+        run = self.probe("--region", "northeurope", "--target", ST1, "--nsg",
+                         os.path.join(self.FIXTURES, "nic-effective-nsg.json"))
+        self.assertIn("nic-effective-nsg.json", run.report.get("inputs") or "", run.report.get("inputs"))
+        self.assertIn("changeNumber 376", run.report.get("service_tags") or "")
+        c = self.one(run, "net.tcp", ST1, 8443)
+        self.assertEqual(c["outcome"], "timeout", c)
+        b = c["blame"]
+        self.assertEqual(b["source"], "effective NSG export", b)
+        self.assertEqual(b["rule"], "securityRules/DenyInternetOutbound", b)
+        self.assertEqual(b["priority"], 4000, b)
+        self.assertEqual(b["access"], "Deny", b)
+        self.assertIn("priority below 4000", b["fix"], b)
+        self.assertIsNone(self.one(run, "net.tcp", ST1, 443).get("blame"))  # passes are never blamed
+
+    def test_inference_without_exports(self):
+        run = self.probe("--region", "northeurope", "--target", "reject.blob.core.windows.net", "--ports", "443")
+        b = self.one(run, "net.tcp", "reject.blob.core.windows.net", 443)["blame"]
+        self.assertIn("inference", b["source"], b)
+        self.assertIn("never reset", b["verdict"], b)
+        self.assertIn("list-effective-nsg", b["commands"], b)
+
+    def test_wireserver_is_never_an_nsg(self):
+        self.guestfw("ip daddr %s tcp dport 80 drop" % WIRESERVER)
+        run = self.probe("--region", "northeurope", "--nsg", os.path.join(self.FIXTURES, "nic-effective-nsg.json"))
+        b = self.one(run, "wireserver.http")["blame"]
+        self.assertIn("guest", b["source"], b)
+        self.assertIsNone(b.get("rule"), b)
+
+    def test_unusable_export_exits_2(self):
+        bad = os.path.join(Rig.state, "bad-nsg.json")
+        with open(bad, "w") as f:
+            f.write('{"securityRules": [{"name": "x", "priority": 100, "direction": "Outbound", "access": "Deny",'
+                    ' "protocol": "Tcp", "destinationPortRange": "10-5", "sourceAddressPrefix": "*",'
+                    ' "destinationAddressPrefix": "*", "sourcePortRange": "*"}]}')
+        run = self.probe("--region", "northeurope", "--nsg", bad, json_out=False)
+        self.assertEqual(run.rc, 2, run.describe())
+        self.assertIn("bad-nsg.json", run.stderr)
+        self.assertIn("10-5", run.stderr)
+        self.assertEqual(run.stdout, "")
+
+
 class OutputTest(ProbeCase):
     def test_output_file_and_formats(self):
         out = os.path.join(Rig.state, "report.md")
