@@ -18,6 +18,7 @@ enum opt_id {
     OPT_REGION = 256, OPT_CLOUD, OPT_TARGET, OPT_ACCOUNT, OPT_DNS, OPT_WIRESERVER, OPT_IMDS,
     OPT_CACERT, OPT_TIMEOUT, OPT_PORTS, OPT_FORMAT, OPT_OUTPUT, OPT_ROOT, OPT_LIST, OPT_PARALLEL,
     OPT_PROXY, OPT_NO_PROXY, OPT_INTERFACE, OPT_NO_DHCP, OPT_NSG, OPT_ROUTES, OPT_NIC, OPT_TAGS,
+    OPT_ARM, OPT_ARM_ENDPOINT,
     OPT_HELP = 'h', OPT_VERSION = 'V', OPT_VERBOSE = 'v', OPT_QUIET = 'q',
 };
 
@@ -51,6 +52,8 @@ static const struct option_doc options[] = {
     {"routes", OPT_ROUTES, "FILE", "effective routes export (az network nic show-effective-route-table)"},
     {"nic", OPT_NIC, "FILE", "NIC export (az network nic show): its NSG, subnet and ASGs"},
     {"service-tags", OPT_TAGS, "FILE", "ServiceTags_*.json to use instead of the built-in snapshot"},
+    {"arm", OPT_ARM, NULL, "read the NIC's effective NSGs and routes from ARM with the VM's managed identity"},
+    {"arm-endpoint", OPT_ARM_ENDPOINT, "URL", "ARM endpoint for --arm (default: the cloud's management endpoint)"},
     {"parallel", OPT_PARALLEL, "N", "at most N probes in flight (default 64)"},
     {"list-regions", OPT_LIST, NULL, "print the region catalog and exit"},
     {"verbose", OPT_VERBOSE, NULL, "log progress and protocol detail to stderr"},
@@ -360,6 +363,15 @@ static int set_option(struct config *cfg, int id, const char *v, char *err, size
         cfg->nnsg++;
         return 0;
     }
+    case OPT_ARM: cfg->arm = true; return 0;
+    case OPT_ARM_ENDPOINT:
+        if (strncmp(v, "https://", 8) != 0 || strlen(v) < 9 || strlen(v) >= sizeof cfg->arm_endpoint ||
+            strpbrk(v, " \t\r\n?#"))
+            return usage_error(err, errlen, "--arm-endpoint: '%.200s' is not an https:// URL", v);
+        snprintf(cfg->arm_endpoint, sizeof cfg->arm_endpoint, "%s", v);
+        while (strlen(cfg->arm_endpoint) > 8 && cfg->arm_endpoint[strlen(cfg->arm_endpoint) - 1] == '/')
+            cfg->arm_endpoint[strlen(cfg->arm_endpoint) - 1] = '\0';
+        return 0;
     case OPT_ROUTES:
         return input_file("--routes", v, cfg->routes_file, sizeof cfg->routes_file, err, errlen);
     case OPT_NIC:

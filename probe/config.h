@@ -38,6 +38,8 @@ struct config {
     char routes_file[4096];        /* --routes */
     char nic_file[4096];           /* --nic */
     char service_tags[4096];       /* --service-tags */
+    bool arm;                      /* --arm: read the effective NSGs and routes from ARM */
+    char arm_endpoint[256];        /* --arm-endpoint: "" = the cloud's management endpoint */
     bool no_dhcp;                  /* --no-dhcp */
     int verbose;
     bool quiet;

@@ -521,3 +521,9 @@ void http_xfer_free(struct http_xfer *x)
     free(x->r.body);
     free(x);
 }
+
+const char *http_client_ca(const struct http_client *c, size_t *len)
+{
+    *len = c->ca_len;
+    return c->ca_blob;
+}

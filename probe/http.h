@@ -52,6 +52,9 @@ struct http_result {
 struct http_client *http_client_new(struct engine *e, const char *cacert_file, int verbose,
                                     char *err, size_t errlen);
 void http_client_free(struct http_client *c);
+/* The trust store the client uses (system bundle + --cacert as one PEM blob), or NULL when the
+ * default store applies; for other libcurl handles that must trust the same CAs. */
+const char *http_client_ca(const struct http_client *c, size_t *len);
 
 /* Start a transfer; cb runs once when it ends (from the loop), or from http_cancel(). */
 struct http_xfer *http_start(struct http_client *c, const struct http_spec *spec, http_done_cb cb,

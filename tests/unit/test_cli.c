@@ -459,7 +459,7 @@ static void test_option_table(void **state)
     static const char *const want[] = {"region", "cloud", "target", "storage-account", "dns-server",
                                        "wireserver", "imds-endpoint", "proxy", "no-proxy", "cacert",
                                        "timeout", "ports", "interface", "no-dhcp", "nsg", "routes",
-                                       "nic", "service-tags",
+                                       "nic", "service-tags", "arm", "arm-endpoint",
                                        "format", "output", "root", "parallel", "list-regions",
                                        "verbose", "quiet", "help", "version"};
     size_t n = cli_option_count();
