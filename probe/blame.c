@@ -37,10 +37,14 @@ static void blame_platform(struct check *c)
     snprintf(b->verdict, sizeof b->verdict,
              "not an NSG or UDR: %.64s is blocked inside this VM (a guest firewall rule, a proxy, or the guest's "
              "route and source NIC)", c->target);
-    snprintf(b->fix, sizeof b->fix,
-             "list the guest's output rules (nft list ruleset; iptables -S OUTPUT; iptables -t security -S OUTPUT) "
-             "and allow TCP 80 and 32526 to %.64s for root; keep the route to it on the primary NIC (see route.*)",
-             c->target);
+    if (c->port)
+        snprintf(b->fix, sizeof b->fix,
+                 "list the guest's output rules (nft list ruleset; iptables -S OUTPUT; iptables -t security -S OUTPUT) "
+                 "and allow TCP %d to %.64s for root; keep the route to it on the primary NIC (see route.*)",
+                 c->port, c->target);
+    else
+        snprintf(b->fix, sizeof b->fix, "route %.64s/32 through the primary NIC from its primary IP (as Azure's DHCP "
+                 "option 121 does), and remove blackhole or policy routes for it", c->target);
 }
 
 /* The exports that would name the rule or route, for the VM IMDS described. */
@@ -68,14 +72,24 @@ static void allowlist(struct run *r, char *out, size_t size)
         const struct check *tcp = checks_find(&r->checks, "net.tcp", c->target, -1);
         const char *from = tcp ? check_ev_get(tcp, "target_from") : NULL;
         bool required = from && strstr(from, "status blob");
+        /* the purpose without the file it came from: "agent goal state, status blob" */
+        int purpose = from ? (int)strcspn(from, "(") : 7;
+        while (purpose > 0 && from && from[purpose - 1] == ' ')
+            purpose--;
         size_t used = strlen(out);
         if (used < size)
-            snprintf(out + used, size - used, "%s%s:443 (%s, %s)", used ? "; " : "", c->target,
+            snprintf(out + used, size - used, "%s%s:443 (%.*s, %s)", used ? "; " : "", c->target, purpose,
                      from ? from : "storage", required ? "required" : "recommended");
     }
 }
 
 static const char *dest_tags(struct run *r, uint32_t dst, struct blame *b);
+
+/* Port 8443 is historical: a fix for it is optional, and says so. */
+static const char *optional_port(const struct check *c)
+{
+    return c->port && c->port != 443 ? "optional (only 443 is needed today): " : "";
+}
 static bool ip_of(const char *s, uint32_t *out);
 
 static void infer(struct run *r, struct check *c)
@@ -83,24 +97,29 @@ static void infer(struct run *r, struct check *c)
     struct blame *b = new_blame(c, "inference (no NSG or route export given)");
     if (!b)
         return;
-    const char *to = check_ev_get(c, "remote_address") ? check_ev_get(c, "remote_address") : c->target;
+    const char *to = check_ev_get(c, "remote_address");
+    if (!to) { /* TLS and HTTPS checks: the address their transport reached */
+        const struct check *tcp = checks_find(&r->checks, "net.tcp", c->target, c->port);
+        to = tcp && check_ev_get(tcp, "remote_address") ? check_ev_get(tcp, "remote_address") : c->target;
+    }
     uint32_t dst;
     const char *tag = ip_of(to, &dst) ? dest_tags(r, dst, b) : NULL;
-    char hosts[400];
+    char hosts[600];
     switch (c->outcome) {
     case OUT_TIMEOUT:
         snprintf(b->verdict, sizeof b->verdict, "silent drop on the way to %.64s:%d: an NSG deny rule, a UDR to an "
                  "appliance that drops it, or a guest firewall", to, c->port);
-        snprintf(b->fix, sizeof b->fix, "allow outbound TCP %d to %s in the NIC and subnet NSGs and any firewall "
-                 "on the route", c->port, tag ? tag : to);
+        snprintf(b->fix, sizeof b->fix, "%sallow outbound TCP %d to %s in the NIC and subnet NSGs and any firewall "
+                 "on the route", optional_port(c), c->port, tag ? tag : to);
         commands(r, b);
         break;
     case OUT_REFUSED:
     case OUT_RESET:
         snprintf(b->verdict, sizeof b->verdict, "reset on the way to %.64s:%d: a firewall or appliance rejects it "
                  "(NSGs drop silently, they never reset)", to, c->port);
-        snprintf(b->fix, sizeof b->fix, "find the firewall or appliance on the route (see the route export) and "
-                 "allow TCP %d to %s", c->port, to);
+        snprintf(b->fix, sizeof b->fix, "%sfind the firewall or appliance between this VM and %s (an NVA behind a "
+                 "UDR, Azure Firewall, or the guest's own rules) and allow TCP %d", optional_port(c), tag ? tag : to,
+                 c->port);
         commands(r, b);
         break;
     case OUT_UNREACHABLE:
@@ -116,7 +135,7 @@ static void infer(struct run *r, struct check *c)
         snprintf(b->verdict, sizeof b->verdict, "a host-name filtering firewall (Azure Firewall application rule "
                  "or an NVA) denies %.200s", c->target);
         snprintf(b->fix, sizeof b->fix, "allow these host names (FQDN:port, purpose, need) rather than "
-                 "*.blob.core.windows.net: %.230s", hosts);
+                 "*.blob.core.windows.net: %.500s", hosts);
         break;
     case OUT_UNTRUSTED:
         snprintf(b->verdict, sizeof b->verdict, "a TLS-inspecting device re-signs %.100s (issuer %.150s)", c->target,
@@ -250,12 +269,13 @@ static bool blame_nsg(struct run *r, struct check *c, const struct flow *f, cons
     }
     char dst[16];
     ip4_format(f->dst, dst, sizeof dst);
-    snprintf(b->fix, sizeof b->fix, "allow outbound TCP %d to %s in NSG %s (%s) at a priority below %d",
-             c->port, tag ? tag : dst, nsg->name, nsg_assoc_name(assoc), rule->priority);
+    snprintf(b->fix, sizeof b->fix, "%sallow outbound TCP %d to %s in NSG %s (%s) with a priority number lower "
+             "than %d", optional_port(c), c->port, tag ? tag : dst, nsg->name, nsg_assoc_name(assoc), rule->priority);
     return true;
 }
 
-static bool blame_route(struct run *r, const struct flow *f, const struct tag_resolver *t, struct blame *b)
+static bool blame_route(struct run *r, const struct flow *f, const struct tag_resolver *t, struct blame *b,
+                        const char *tag)
 {
     struct route_choice rc;
     if (route_select(&r->exports.routes, f->dst, t, &rc) != 0)
@@ -264,8 +284,8 @@ static bool blame_route(struct run *r, const struct flow *f, const struct tag_re
     if (!rc.found || rc.drop) {
         snprintf(b->source, sizeof b->source, "route export");
         snprintf(b->verdict, sizeof b->verdict, "the route drops it: %s", b->route);
-        snprintf(b->fix, sizeof b->fix, "route the storage prefixes (service tag Storage.<Region>) to Internet, "
-                 "or give the destination a route with a next hop");
+        snprintf(b->fix, sizeof b->fix, "give %s a route with a next hop: a UDR for the service tag %s with next hop "
+                 "Internet", tag ? tag : "the destination", tag ? tag : "Storage.<Region>");
         return true;
     }
     if (rc.appliance) {
@@ -273,10 +293,12 @@ static bool blame_route(struct run *r, const struct flow *f, const struct tag_re
         if (rc.has_hop_ip)
             ip4_format(rc.hop_ip, hop, sizeof hop);
         snprintf(b->source, sizeof b->source, "route export");
-        snprintf(b->verdict, sizeof b->verdict, "sent to the virtual appliance %s (%s), which does not pass it",
-                 hop, b->route);
-        snprintf(b->fix, sizeof b->fix, "allow TCP to the destination on the appliance %s, or add a UDR for the "
-                 "Storage.<Region> service tag with next hop Internet", hop);
+        char dst[16];
+        ip4_format(f->dst, dst, sizeof dst);
+        snprintf(b->verdict, sizeof b->verdict, "a route sends it to the virtual appliance %s, which does not pass "
+                 "it (see Route)", hop);
+        snprintf(b->fix, sizeof b->fix, "allow TCP %d to %s on the appliance %s, or add a UDR for %s with next "
+                 "hop Internet", f->dst_port, tag ? tag : dst, hop, tag ? tag : "the Storage.<Region> service tag");
         return true;
     }
     return false;
@@ -300,7 +322,7 @@ static bool blame_exports(struct run *r, struct check *c)
     /* the NIC's and subnet's NSGs judge a packet before any route carries it */
     if (x->nsg && blame_nsg(r, c, &f, &t, b, tag))
         return true;
-    if (x->have_routes && blame_route(r, &f, &t, b))
+    if (x->have_routes && blame_route(r, &f, &t, b, tag))
         return true;
     snprintf(b->source, sizeof b->source, "exports (contradiction)");
     snprintf(b->verdict, sizeof b->verdict, "the exports allow this flow, yet it failed: they are stale, or a "
@@ -326,6 +348,8 @@ static void contradiction(struct run *r, struct check *c)
     nsg_verdict_describe(&v, why, sizeof why);
     check_ev(c, "contradiction", "the connection worked but the exports say %s: they are stale or another path "
              "was used", why);
+    c->status = STATUS_WARN; /* worth a look: the evidence the ticket relies on is out of date */
+    check_why(c, "contradiction: the exports deny a flow that worked; re-export them before naming any rule");
 }
 
 void blame_run(struct run *r)

@@ -46,7 +46,7 @@ struct blame {
     char source[96];       /* which evidence decided: "effective NSG export", "route export",
                               "guest", "inference", ... */
     char verdict[320];     /* one line: what blocks it */
-    char fix[400];
+    char fix[600];
     char nsg[128], association[16], rule[128], access[8], matched[160];
     int priority;          /* 0: no rule */
     char tags[256];        /* the destination's service tags, most specific first */

@@ -167,10 +167,20 @@ static void grade_one(const struct run *r, struct check *c, bool host_ok, bool u
     if (strncmp(c->id, "wireserver.", 11) == 0) {
         c->required = true;
         c->status = good ? STATUS_PASS : STATUS_FAIL;
-        check_why(c, good ? "required: the guest agent and the snapshot extension use it (goal state, host snapshot, extension status)"
-                          : "required: without it the agent reports Not Ready and backups fail "
-                            "(UserErrorGuestAgentStatusUnavailable). 168.63.129.16 is not subject to NSGs or UDRs: "
-                            "look at the guest firewall, a proxy, or the guest's route and source NIC");
+        bool plugin = strcmp(c->id, "wireserver.hostgaplugin") == 0;
+        if (good)
+            check_why(c, plugin ? "required: extension downloads and status uploads go through the HostGAPlugin when "
+                                  "storage is not reachable directly"
+                                : "required: the guest agent and the snapshot extension use it (goal state, host "
+                                  "snapshot, extension status)");
+        else
+            check_why(c, plugin ? "required: without it extensions cannot be downloaded or report status when storage "
+                                  "is not reachable directly (UserErrorVmProvisioningStateFailed, "
+                                  "ExtensionOperationFailedForManagedDisks). 168.63.129.16 is not subject to NSGs or "
+                                  "UDRs: look at the guest firewall, a proxy, or the guest's route and source NIC"
+                                : "required: without it the agent reports Not Ready and backups fail "
+                                  "(UserErrorGuestAgentStatusUnavailable). 168.63.129.16 is not subject to NSGs or "
+                                  "UDRs: look at the guest firewall, a proxy, or the guest's route and source NIC");
         return;
     }
     if (!is_storage(c) || strcmp(c->id, "dns.azure") == 0) {

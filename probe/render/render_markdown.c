@@ -36,7 +36,7 @@ static void table(FILE *out, const struct field *fields, size_t nf, const void *
 int render_markdown(const struct run *r, FILE *out)
 {
     struct tally t;
-    char line[160], buf[64];
+    char line[160], buf[320];
     render_tally(r, &t);
     render_tally_line(&t, line, sizeof line);
     fprintf(out, "## azbprobe report: **%s**\n\n%s\n\n",

@@ -728,7 +728,7 @@ class BlameTest(ProbeCase):
         self.assertEqual(b["rule"], "securityRules/DenyInternetOutbound", b)
         self.assertEqual(b["priority"], 4000, b)
         self.assertEqual(b["access"], "Deny", b)
-        self.assertIn("priority below 4000", b["fix"], b)
+        self.assertIn("priority number lower than 4000", b["fix"], b)
         self.assertIsNone(self.one(run, "net.tcp", ST1, 443).get("blame"))  # passes are never blamed
 
     def test_inference_without_exports(self):

@@ -155,7 +155,7 @@ static void test_exports_name_the_rule(void **state)
     assert_string_equal(b->access, "Deny");
     assert_string_equal(b->association, "NIC");
     assert_true(strncmp(b->tags, "Storage.NorthEurope, Storage", 28) == 0);
-    assert_non_null(strstr(b->fix, "to Storage.NorthEurope in NSG nsg-vm-backup-01-nic (NIC) at a priority below 4000"));
+    assert_non_null(strstr(b->fix, "to Storage.NorthEurope in NSG nsg-vm-backup-01-nic (NIC) with a priority number lower than 4000"));
     /* the platform address is still the guest's, exports or not */
     assert_non_null(strstr(get(r, "wireserver.http", NULL, 80)->blame->source, "guest"));
     /* a flow that worked although the exports deny it */
