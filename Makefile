@@ -73,7 +73,7 @@ check-unit: azbprobe $(TESTS)
 check-integration: azbprobe
 	@if [ "$$(id -u)" != 0 ]; then echo "SKIP integration tests: they need root (network namespaces)"; \
 	else /usr/bin/python3 tests/net/test_integration.py -v && /usr/bin/python3 tests/net/test_proxy.py -v && \
-	    /usr/bin/python3 tests/net/test_dhcp.py -v; fi
+	    /usr/bin/python3 tests/net/test_dhcp.py -v && /usr/bin/python3 tests/net/test_arm.py -v; fi
 
 demo: azbprobe
 	@if [ "$$(id -u)" != 0 ]; then echo "make demo needs root (it builds network namespaces)" >&2; exit 2; fi
@@ -96,9 +96,10 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-bench: azbprobe
-	@if [ "$$(id -u)" != 0 ]; then echo "make bench needs root (it builds network namespaces)" >&2; exit 2; fi
-	/usr/bin/python3 tests/net/bench.py 5
+# make bench: the blame evaluators (no root needed), then whole runs in the simulated network (root).
+bench: azbprobe bench-tags bench-nsg
+	@if [ "$$(id -u)" != 0 ]; then echo "SKIP the network benchmark: it needs root (network namespaces)"; \
+	else /usr/bin/python3 tests/net/bench.py 5; fi
 
 # ---- Fuzzing the DHCP and lease parsers (tests/fuzz/) --------------------------------------------
 # make fuzz [FUZZ_SECONDS=60]: libFuzzer + ASan + UBSan, each target for FUZZ_SECONDS; new inputs go
@@ -195,10 +196,12 @@ $(BUILD)/fuzz/replay_servicetags: tests/fuzz/replay.c tests/fuzz/fuzz_servicetag
 # ---- Fuzzing the NSG / NIC and effective-route JSON readers (probe/diag/nsg*, route_eval) ------------
 # Their own loop: JSON seeds are larger than the lease targets' max_len (the effective NSG export is
 # 18 KB). make fuzz runs them first; make check-fuzz-corpus replays their corpora.
-FUZZ_JSON_NAMES = nsg routes
-FUZZ_JSON_SRC   = probe/diag/nsg_read.c probe/diag/nsg_eval.c probe/diag/route_eval.c probe/diag/prefix.c probe/sysfile.c
+FUZZ_JSON_NAMES = nsg routes guestfw
+FUZZ_JSON_SRC   = probe/diag/nsg_read.c probe/diag/nsg_eval.c probe/diag/route_eval.c probe/diag/prefix.c probe/sysfile.c \
+                  probe/diag/guestfw.c probe/diag/guestfw_nft.c probe/diag/guestfw_ipt.c probe/diag/guestfw_collect.c
 FUZZ_JSON_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(FUZZ_JSON_SRC))
-FUZZ_JSON_HDRS  = tests/fuzz/fuzz.h probe/diag/nsg.h probe/diag/route_eval.h probe/diag/prefix.h probe/diag/servicetags.h
+FUZZ_JSON_HDRS  = tests/fuzz/fuzz.h probe/diag/nsg.h probe/diag/route_eval.h probe/diag/prefix.h probe/diag/servicetags.h \
+                  probe/diag/guestfw.h probe/diag/guestfw_internal.h
 FUZZ_JSON_MAX  ?= 65536
 
 .PHONY: fuzz-json check-fuzz-corpus-json

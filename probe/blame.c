@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "probe/diag/guestfw.h"
 #include "probe/diag/nsg.h"
 #include "probe/diag/route_eval.h"
 
@@ -252,7 +255,8 @@ static bool blame_nsg(struct run *r, struct check *c, const struct flow *f, cons
     if (!rule || !nsg)
         return false;
     bool effective = nsg->shape == NSG_SHAPE_EFFECTIVE;
-    snprintf(b->source, sizeof b->source, "%s%s", effective ? "effective NSG export" : "NSG export",
+    snprintf(b->source, sizeof b->source, "%s%s",
+             r->exports.live_arm ? "live ARM (effective NSGs)" : effective ? "effective NSG export" : "NSG export",
              v.result == NSG_INDETERMINATE ? " (indeterminate: see verdict)" : "");
     nsg_verdict_describe(&v, b->verdict, sizeof b->verdict);
     snprintf(b->nsg, sizeof b->nsg, "%s", nsg->name);
@@ -282,7 +286,7 @@ static bool blame_route(struct run *r, const struct flow *f, const struct tag_re
         return false;
     route_describe(&rc, b->route, sizeof b->route);
     if (!rc.found || rc.drop) {
-        snprintf(b->source, sizeof b->source, "route export");
+        snprintf(b->source, sizeof b->source, "%s", r->exports.live_arm ? "live ARM (effective routes)" : "route export");
         snprintf(b->verdict, sizeof b->verdict, "the route drops it: %s", b->route);
         snprintf(b->fix, sizeof b->fix, "give %s a route with a next hop: a UDR for the service tag %s with next hop "
                  "Internet", tag ? tag : "the destination", tag ? tag : "Storage.<Region>");
@@ -292,7 +296,7 @@ static bool blame_route(struct run *r, const struct flow *f, const struct tag_re
         char hop[16] = "?";
         if (rc.has_hop_ip)
             ip4_format(rc.hop_ip, hop, sizeof hop);
-        snprintf(b->source, sizeof b->source, "route export");
+        snprintf(b->source, sizeof b->source, "%s", r->exports.live_arm ? "live ARM (effective routes)" : "route export");
         char dst[16];
         ip4_format(f->dst, dst, sizeof dst);
         snprintf(b->verdict, sizeof b->verdict, "a route sends it to the virtual appliance %s, which does not pass "
@@ -352,6 +356,38 @@ static void contradiction(struct run *r, struct check *c)
     check_why(c, "contradiction: the exports deny a flow that worked; re-export them before naming any rule");
 }
 
+/* The guest's own firewall, before any NSG or route: the rule that drops or rejects the flow. */
+static bool blame_guest_firewall(struct run *r, struct check *c)
+{
+    uint32_t dst;
+    const char *to = check_ev_get(c, "remote_address");
+    if (!r->guestfw_read || !c->port || !ip_of(to ? to : c->target, &dst))
+        return false;
+    struct guestfw_flow f = {.dst = dst, .dport = (uint16_t)c->port, .tcp = true, .as_root = geteuid() == 0};
+    struct guestfw_verdict v;
+    char line[GUESTFW_DESCRIBE_MAX];
+    if (!guestfw_evaluate(&r->guestfw, &f, &v)) {
+        if (v.uncertain)
+            check_ev(c, "guest_firewall", "%s", guestfw_describe(&v, line, sizeof line));
+        return false;
+    }
+    struct blame *b = new_blame(c, "guest firewall");
+    if (!b)
+        return false;
+    guestfw_describe(&v, line, sizeof line);
+    snprintf(b->verdict, sizeof b->verdict, "%.600s", line);
+    snprintf(b->rule, sizeof b->rule, "%s", v.blocker.rule);
+    snprintf(b->matched, sizeof b->matched, "%s %s %s chain %s", v.blocker.source, v.blocker.family,
+             v.blocker.table, v.blocker.chain);
+    if (v.blocker.agent)
+        snprintf(b->fix, sizeof b->fix, "this is the guest agent's own rule: it drops non-root TCP to %.64s; "
+                 "run azbprobe (and anything that must reach it) as root", c->target);
+    else
+        snprintf(b->fix, sizeof b->fix, "remove or narrow that rule in the guest (%s table %s, chain %s) so TCP %d "
+                 "to %.64s is accepted", v.blocker.source, v.blocker.table, v.blocker.chain, c->port, to ? to : c->target);
+    return true;
+}
+
 void blame_run(struct run *r)
 {
     for (size_t i = 0; i < r->checks.count; i++) {
@@ -359,6 +395,9 @@ void blame_run(struct run *r)
         if (c->outcome == OUT_OK)
             contradiction(r, c);
         if ((c->status != STATUS_FAIL && c->status != STATUS_WARN) || !grade_is_network(c) || c->outcome == OUT_OK)
+            continue;
+        if ((platform(c) || strcmp(c->id, "net.tcp") == 0) && strcmp(c->path[0] ? c->path : "direct", "direct") == 0 &&
+            blame_guest_firewall(r, c))
             continue;
         if (platform(c))
             blame_platform(c);

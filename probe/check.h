@@ -45,9 +45,9 @@ struct evidence {
 struct blame {
     char source[96];       /* which evidence decided: "effective NSG export", "route export",
                               "guest", "inference", ... */
-    char verdict[320];     /* one line: what blocks it */
+    char verdict[640];     /* one line: what blocks it */
     char fix[600];
-    char nsg[128], association[16], rule[128], access[8], matched[160];
+    char nsg[128], association[16], rule[520], access[8], matched[160];
     int priority;          /* 0: no rule */
     char tags[256];        /* the destination's service tags, most specific first */
     char route[200];       /* the chosen route: prefix, source, next hop */

@@ -333,6 +333,8 @@ static int set_option(struct config *cfg, int id, const char *v, char *err, size
         snprintf(cfg->root, sizeof cfg->root, "%s", v);
         while (strlen(cfg->root) > 1 && cfg->root[strlen(cfg->root) - 1] == '/')
             cfg->root[strlen(cfg->root) - 1] = '\0';
+        if (strcmp(cfg->root, "/") == 0)
+            cfg->root[0] = '\0'; /* the live system, as without --root */
         return 0;
     case OPT_PARALLEL: {
         char *end;

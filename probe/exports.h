@@ -18,6 +18,7 @@ struct exports {
     struct nic_info nic;
     bool have_nic;
     struct servicetags *tags;     /* --service-tags, else the built-in snapshot of the run's cloud */
+    bool live_arm;                /* --arm: the NSGs and routes came from ARM, not from files */
     char inputs[1024];            /* "file: shape (counts); ..." for the report */
 };
 

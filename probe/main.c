@@ -14,6 +14,7 @@
 
 extern char **environ;
 
+#include "probe/arm.h"
 #include "probe/blame.h"
 #include "probe/cli.h"
 #include "probe/engine.h"
@@ -117,6 +118,20 @@ static void discover_proxies(struct run *r)
     }
 }
 
+/* Before blaming Azure, the guest's own output rules: read (nft, iptables-save, or the --root
+ * bundle) only when a network check failed. */
+static void read_guest_firewall(struct run *r)
+{
+    for (size_t i = 0; i < r->checks.count; i++) {
+        const struct check *c = &r->checks.items[i];
+        if (grade_is_network(c) && (c->status == STATUS_FAIL || c->status == STATUS_WARN) && c->outcome != OUT_OK) {
+            guestfw_collect(&r->guestfw, r->cfg->root, r->guestfw_note, sizeof r->guestfw_note);
+            r->guestfw_read = true;
+            return;
+        }
+    }
+}
+
 static void stamp(struct run *r)
 {
     time_t now = time(NULL);
@@ -151,7 +166,84 @@ static void teardown(struct run *r)
     free(r->owned);
     free(r->consumers);
     exports_free(&r->exports);
+    guestfw_free(&r->guestfw);
     checks_free(&r->checks);
+}
+
+static void inputs_note(struct exports *x, const char *text)
+{
+    size_t used = strlen(x->inputs);
+    if (used < sizeof x->inputs - 1)
+        snprintf(x->inputs + used, sizeof x->inputs - used, "%s%s", used ? "; " : "", text);
+}
+
+/* --arm: ARM's effective NSGs and routes feed the same evaluator as --nsg/--routes files; any
+ * failure (no identity, 401/403, throttling, timeouts) is a skipped blame source, noted in inputs. */
+static void arm_load(struct exports *x, const struct arm_result *res)
+{
+    char note[900];
+    struct azj_error e;
+    memset(&e, 0, sizeof e);
+    if (res->status != ARM_OK) {
+        snprintf(note, sizeof note, "live ARM skipped: %s", res->reason);
+        inputs_note(x, note);
+        return;
+    }
+    if (x->nsg) {
+        inputs_note(x, "live ARM skipped: --nsg was given");
+        return;
+    }
+    if (!(x->nsg = nsg_set_new()) || nsg_load_buffer(x->nsg, res->nsg_json, res->nsg_len, "live ARM", &e) != AZJ_OK) {
+        snprintf(note, sizeof note, "live ARM skipped: %s", x->nsg ? e.msg : "out of memory");
+        nsg_set_free(x->nsg);
+        x->nsg = NULL;
+        inputs_note(x, note);
+        return;
+    }
+    memset(&e, 0, sizeof e);
+    if (!x->have_nic && res->nic_json && nic_load_buffer(&x->nic, res->nic_json, res->nic_len, "live ARM NIC", &e) == AZJ_OK) {
+        x->have_nic = true;
+        nsg_set_attach_nic(x->nsg, &x->nic);
+    }
+    memset(&e, 0, sizeof e);
+    if (!x->have_routes && routes_load_buffer(&x->routes, res->routes_json, res->routes_len, "live ARM", &e) == AZJ_OK)
+        x->have_routes = true;
+    x->live_arm = true;
+    snprintf(note, sizeof note, "live ARM: NIC %.200s (%s): %zu NSGs, %zu routes, %ld ms", res->nic_id, res->match,
+             x->nsg->count, x->have_routes ? x->routes.input.routes : (size_t)0, res->duration_ms);
+    inputs_note(x, note);
+}
+
+static void arm_source(struct run *r)
+{
+    const struct config *cfg = r->cfg;
+    const struct imds_info *m = &r->facts.imds;
+    const struct cloud *cl = catalog_cloud(r->facts.cloud);
+    struct arm_request q;
+    struct arm_result res;
+    memset(&q, 0, sizeof q);
+    if (cfg->arm_endpoint[0])
+        snprintf(q.endpoint, sizeof q.endpoint, "%s", cfg->arm_endpoint);
+    else if (cl && cl->management)
+        snprintf(q.endpoint, sizeof q.endpoint, "https://%s", cl->management);
+    snprintf(q.imds_base, sizeof q.imds_base, "%s", cfg->imds[0] ? cfg->imds : DEFAULT_IMDS);
+    snprintf(q.subscription, sizeof q.subscription, "%s", m->subscription);
+    snprintf(q.resource_group, sizeof q.resource_group, "%s", m->resource_group);
+    snprintf(q.vm_name, sizeof q.vm_name, "%s", m->name);
+    snprintf(q.mac, sizeof q.mac, "%s", m->mac);
+    snprintf(q.private_ip, sizeof q.private_ip, "%s", m->private_ip);
+    q.ca_blob = http_client_ca(r->http, &q.ca_len);
+    q.timeout_ms = cfg->timeout_ms;
+    q.total_ms = 3 * cfg->timeout_ms + 1000; /* the same bound as the probes' run */
+    if (!cfg->quiet)
+        fprintf(stderr, "azbprobe: --arm: reading the effective NSGs and routes from %s...\n", q.endpoint);
+    arm_fetch(&q, &res);
+    for (int i = 0; cfg->verbose && i < ARM_STEPS; i++)
+        fprintf(stderr, "azbprobe: --arm: %s: %s (HTTP %ld, %ld ms, %d polls)%s%s\n", arm_step_name(i),
+                arm_status_name(res.step[i].status), res.step[i].http_status, res.step[i].ms, res.step[i].polls,
+                res.step[i].detail[0] ? ": " : "", res.step[i].detail);
+    arm_load(&r->exports, &res);
+    arm_result_free(&res);
 }
 
 static int report(struct run *r, FILE **out)
@@ -201,8 +293,11 @@ static int run_probe(const struct config *cfg)
         fprintf(stderr, "azbprobe: %zu probes stopped at the run's deadline\n", cut);
     mark_unrun(&r);
     guest_checks(cfg->root, geteuid() == 0, &r.checks); /* files only: the agent, its config, the guest */
+    if (cfg->arm)
+        arm_source(&r);
     r.duration_ms = (long)(engine_now_ms() - r.started_ms);
     grade_run(&r);
+    read_guest_firewall(&r);
     blame_run(&r);
     rc = report(&r, &out);
     if (!cfg->quiet)

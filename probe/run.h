@@ -8,6 +8,7 @@
 
 #include "probe/check.h"
 #include "probe/config.h"
+#include "probe/diag/guestfw.h"
 #include "probe/exports.h"
 #include "probe/imds.h"
 #include "probe/proxy.h"
@@ -57,6 +58,9 @@ struct run {
     char hostname[128];
     struct proxy_config proxy;
     struct exports exports;   /* --nsg, --routes, --nic, --service-tags */
+    struct guestfw guestfw;   /* the guest's own output rules, read when a network check failed */
+    bool guestfw_read;
+    char guestfw_note[256];
     struct consumer_path *consumers;
     size_t nconsumers, capconsumers;
     void **owned;          /* probe contexts, freed at the end */

@@ -109,6 +109,7 @@ struct nsg_side {
     size_t nexp;
     size_t ipv6;                    /* IPv6 entries skipped */
     struct prefix_index *ix;        /* over pfx + exp when large; built by nsg_prepare */
+    unsigned char *tag_kind;        /* per tag: what kind of tag (nsg_prepare fills it) */
 };
 
 struct nsg_rule {
@@ -337,7 +338,7 @@ struct nsg_step {
     const struct nsg_rule *uncertain;   /* the earliest unknown rule before `rule` with the other
                                          * access (INDETERMINATE), else one with the same access */
     enum nsg_why why;
-    char why_what[NSG_ID_MAX];      /* the tag or ASG that made it unknown */
+    char why_what[NSG_TAG_MAX];     /* the tag or ASG (its name) that made it unknown */
     unsigned caveats;
 };
 

@@ -4,58 +4,88 @@
  * of prefixes per flow. So nsg_prepare builds, per direction, a first-match index (struct rix) over
  * the remote side (destination when outbound) of every rule whose remote side is plain prefixes.
  * CIDR blocks are nested or disjoint, so the prefixes form a forest; each node lists the rules that
- * name it, by position in priority order. A flow finds its deepest node (a 64K-entry table on the top
- * 16 bits, then a binary search inside one bucket), and the nodes on the way to the root are exactly
- * the prefixes that contain the address. Their position lists, plus the list of rules the index
- * cannot answer for ("*", unexpanded tags, ASGs), are merged in ascending order and the walk stops
- * at the first rule that matches on protocol, ports and local side: the first match in priority
- * order, without enumerating every candidate.
+ * name it, by position in priority order. A flow finds its deepest node (a 64K-entry table on the
+ * top bits, then a binary search inside one bucket of elementary intervals); the nodes from there to
+ * the root are exactly the prefixes containing the address. Each interval also carries the lowest
+ * few positions of that whole chain, so usually one 32-byte entry is read: its positions and the
+ * list of rules the index cannot answer for ("*", unexpanded tags, ASGs) are merged in ascending
+ * order, and the walk stops at the first rule that matches on protocol, ports and local side - the
+ * first match in priority order. Only when none of those few matches is the chain walked. A lookup
+ * is memory-bound (about three cache misses), which is why the layout is what it is.
  *
- * Why not prefix_index (prefix.h) here: it reports candidates most specific first, so first match
- * would need all of them, and its lookup deduplicates in O(candidates^2) - at 4M prefixes a dense
- * address has ~200 candidates (17 us). It still indexes large rule sides and the route table. */
+ * Why not prefix_index (prefix.h) here: it reports candidates most specific first, so a first match
+ * would need all of them, and its lookup deduplicates in O(candidates^2); at 4M prefixes a dense
+ * address has ~200 candidates (17 us a lookup). It still indexes large rule sides and the routes. */
 #include "probe/diag/nsg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 enum tri { T_NO = 0, T_YES = 1, T_UNK = 2 };
 
 #define POS_NONE UINT32_MAX
 #define SIDE_INDEX_MIN 16   /* sides with more entries get their own prefix index */
 
-/* One unique prefix of the forest. */
+/* ---- The first-match index (struct rix) -------------------------------------------------------- */
+
+#define RIX_FIRST 7 /* 32-byte entries: line-aligned; K=7 measured ~28% faster than K=3 on dense data */
+#define RIX_END UINT32_MAX  /* an unused first[] slot */
+#define RIX_COMPLETE 0x80000000u /* in rix_fast.node: first[] holds the whole chain */
+#define RIX_TOP_MIN 8       /* top table bits: sized so a bucket spans about a cache line */
+#define RIX_TOP_MAX 19
+
+/* One unique prefix of the forest (the slow path walks these). */
 struct rix_node {
-    uint32_t last;          /* its last address */
     int32_t parent;         /* nearest enclosing prefix, -1 at a root */
-    uint32_t ids_off, ids_n;/* its ids: ids[ids_off .. ids_off + ids_n), ascending */
+    uint32_t ids_off;       /* its own ids: ids[ids_off .. ids_off + ids_n), ascending */
+    uint16_t ids_n;
     uint8_t len;
 };
 
-#define RIX_TOP 65536
+/* An id: the rule's position in priority order, the length of the prefix it names here, and whether
+ * that prefix came from the expansion. Ids sort by position; every prefix on a chain contains the
+ * address looked up, so (address, length) is the prefix that matched - no second lookup to report. */
+#define ID_MAKE(pos, len, exp) ((uint32_t)(pos) << 7 | (uint32_t)(len) << 1 | (uint32_t)(exp))
+#define ID_POS(id) ((id) >> 7)
+#define ID_LEN(id) ((uint8_t)((id) >> 1 & 0x3f))
+#define ID_EXP(id) ((id) & 1)
+#define POS_MAX (UINT32_MAX >> 8)
+
+/* What the common lookup needs about one elementary interval, in one 32-byte entry. */
+struct rix_fast {
+    uint32_t node;              /* deepest prefix + 1 (0: none), | RIX_COMPLETE */
+    uint32_t first[RIX_FIRST];  /* the lowest ids of its chain, ascending, RIX_END-padded */
+};
 
 struct rix {
-    uint32_t *net;          /* node starts, ascending (enclosing prefixes first): the search array */
     struct rix_node *node;
-    uint32_t *ids;          /* position * 2 + (1 when the prefix came from the expansion) */
+    uint32_t *ids;              /* ID_MAKE(...) */
     size_t n, nids;
-    uint32_t top[RIX_TOP + 1]; /* top[h]: the first node whose start is >= h << 16 */
+    uint32_t *start;            /* elementary intervals' first addresses, ascending: the search array */
+    struct rix_fast *fast;      /* per interval */
+    size_t niv;
+    uint32_t *top;              /* top[h]: the first interval starting at or after h << (32 - top_bits) */
+    unsigned top_bits;
 };
 
 struct dirprep {
     uint32_t *order;        /* position -> rule index, in priority order */
     size_t n;
     struct rix *ix;         /* remote prefixes of indexable rules */
-    uint32_t *always;       /* positions the index cannot answer for, ascending (as position * 2) */
+    uint32_t *always;       /* ID_MAKE(position, 0, 0) of rules the index cannot answer for, ascending */
     size_t nalways;
-    uint32_t first_remote_asg; /* lowest position of a rule with a remote ASG side (POS_NONE: none) */
+    uint32_t first_remote_asg; /* lowest position of a rule with a remote ASG side, or POS_NONE */
 };
 
 struct nsg_prep {
     struct dirprep d[2];
 };
+
+/* What a tag is, decided once in nsg_prepare so matching compares no strings. */
+enum tag_kind { TK_SERVICE = 0, TK_VNET, TK_INTERNET, TK_LB, TK_WIRESERVER, TK_IMDS };
 
 /* ---- Names ----------------------------------------------------------------------------------- */
 
@@ -73,7 +103,9 @@ const char *nsg_step_name(enum nsg_step_outcome o)
 
 const char *nsg_assoc_name(unsigned assoc)
 {
-    return assoc == NSG_ASSOC_NIC ? "NIC" : assoc == NSG_ASSOC_SUBNET ? "subnet" : assoc ? "NIC and subnet" : "unattached";
+    if (assoc == NSG_ASSOC_NIC || assoc == NSG_ASSOC_SUBNET)
+        return assoc == NSG_ASSOC_NIC ? "NIC" : "subnet";
+    return assoc ? "NIC and subnet" : "unattached";
 }
 
 const char *nsg_access_name(enum nsg_access a)
@@ -175,16 +207,40 @@ static bool side_indexable(const struct nsg_side *s)
     return !s->any && (s->has_expanded || (!s->ntags && !s->nasgs));
 }
 
-static bool is_platform_tag(const char *t)
+static unsigned char classify_tag(const char *t)
 {
-    return strcasecmp(t, "AzurePlatformDNS") == 0 || strcasecmp(t, "AzurePlatformIMDS") == 0 ||
-           strcasecmp(t, "AzurePlatformLKM") == 0;
+    if (strcasecmp(t, "VirtualNetwork") == 0)
+        return TK_VNET;
+    if (strcasecmp(t, "Internet") == 0)
+        return TK_INTERNET;
+    if (strcasecmp(t, "AzureLoadBalancer") == 0)
+        return TK_LB;
+    if (strcasecmp(t, "AzurePlatformDNS") == 0 || strcasecmp(t, "AzurePlatformLKM") == 0)
+        return TK_WIRESERVER;
+    if (strcasecmp(t, "AzurePlatformIMDS") == 0)
+        return TK_IMDS;
+    return TK_SERVICE;
 }
 
+static int classify_tags(struct nsg_side *s)
+{
+    free(s->tag_kind);
+    s->tag_kind = NULL;
+    if (!s->ntags)
+        return 0;
+    s->tag_kind = malloc(s->ntags);
+    if (!s->tag_kind)
+        return -1;
+    for (size_t i = 0; i < s->ntags; i++)
+        s->tag_kind[i] = classify_tag(s->tags[i]);
+    return 0;
+}
+
+/* AzurePlatformDNS / IMDS / LKM: the only rules platform traffic is subject to. */
 static bool side_platform(const struct nsg_side *s)
 {
     for (size_t i = 0; i < s->ntags; i++)
-        if (is_platform_tag(s->tags[i]))
+        if (s->tag_kind[i] == TK_WIRESERVER || s->tag_kind[i] == TK_IMDS)
             return true;
     return false;
 }
@@ -206,13 +262,20 @@ static int index_side(struct nsg_side *s)
     return prefix_index_build(s->ix);
 }
 
+static bool side_empty(const struct nsg_side *s)
+{
+    return !s->any && !s->npfx && !s->ntags && !s->nasgs && !s->has_expanded && !s->ipv6;
+}
+
 static int finish_rule(struct nsg_rule *r)
 {
     /* Hand-built rules may leave a side empty: that means "*" (files cannot, the reader refuses). */
-    if (!r->src.any && !r->src.npfx && !r->src.ntags && !r->src.nasgs && !r->src.has_expanded && !r->src.ipv6)
+    if (side_empty(&r->src))
         r->src.any = true;
-    if (!r->dst.any && !r->dst.npfx && !r->dst.ntags && !r->dst.nasgs && !r->dst.has_expanded && !r->dst.ipv6)
+    if (side_empty(&r->dst))
         r->dst.any = true;
+    if (classify_tags(&r->src) != 0 || classify_tags(&r->dst) != 0)
+        return -1;
     r->platform_tag = side_platform(&r->src) || side_platform(&r->dst);
     if (normalise_ports(&r->sports, &r->nsports) != 0 || normalise_ports(&r->dports, &r->ndports) != 0)
         return -1;
@@ -239,9 +302,10 @@ static int order_cmp(const void *a, const void *b)
 
 static int sort_direction(const struct nsg *nsg, enum nsg_dir dir, struct dirprep *d)
 {
-    struct order_key *keys = malloc((nsg->nrules ? nsg->nrules : 1) * sizeof *keys);
-    d->order = malloc((nsg->nrules ? nsg->nrules : 1) * sizeof *d->order);
-    d->always = malloc((nsg->nrules ? nsg->nrules : 1) * sizeof *d->always);
+    size_t cap = nsg->nrules ? nsg->nrules : 1;
+    struct order_key *keys = malloc(cap * sizeof *keys);
+    d->order = malloc(cap * sizeof *d->order);
+    d->always = malloc(cap * sizeof *d->always);
     if (!keys || !d->order || !d->always) {
         free(keys);
         return -1;
@@ -255,8 +319,6 @@ static int sort_direction(const struct nsg *nsg, enum nsg_dir dir, struct dirpre
     free(keys);
     return 0;
 }
-
-/* ---- The first-match index ---------------------------------------------------------------------- */
 
 struct rix_entry {
     uint32_t net;
@@ -279,33 +341,37 @@ static void rix_free(struct rix *x)
 {
     if (!x)
         return;
-    free(x->net);
     free(x->node);
     free(x->ids);
+    free(x->start);
+    free(x->fast);
+    free(x->top);
     free(x);
 }
 
 /* Sorted entries -> unique nodes with their id lists and parents. A node's ancestors are on the
  * stack when it is reached (sorted order visits a prefix before everything inside it); the stack
- * never holds more than 33 prefixes since each is strictly longer than the one below it. */
-static void rix_nodes(struct rix *x, const struct rix_entry *e, size_t n)
+ * never holds more than 33 prefixes, each strictly longer than the one below it. */
+static void rix_nodes(struct rix *x, const struct rix_entry *e, size_t n, uint32_t *net, uint32_t *lastaddr)
 {
     int32_t stack[33];
     int sp = 0;
     for (size_t i = 0; i < n; i++) {
         struct rix_node *last = x->n ? &x->node[x->n - 1] : NULL;
-        if (last && x->net[x->n - 1] == e[i].net && last->len == e[i].len) {
-            if (x->ids[x->nids - 1] != e[i].id) { /* the same rule naming a prefix twice counts once */
+        if (last && net[x->n - 1] == e[i].net && last->len == e[i].len) {
+            /* A rule naming the same prefix twice counts once (explicitly, if it does so at all). */
+            if (ID_POS(x->ids[x->nids - 1]) != ID_POS(e[i].id) && last->ids_n < UINT16_MAX) {
                 x->ids[x->nids++] = e[i].id;
                 last->ids_n++;
             }
             continue;
         }
         struct prefix4 p = {e[i].net, e[i].len};
-        while (sp > 0 && x->node[stack[sp - 1]].last < p.net)
+        while (sp > 0 && lastaddr[stack[sp - 1]] < p.net)
             sp--;
-        x->net[x->n] = p.net;
-        x->node[x->n] = (struct rix_node){prefix4_last(&p), sp ? stack[sp - 1] : -1, (uint32_t)x->nids, 1, p.len};
+        net[x->n] = p.net;
+        lastaddr[x->n] = prefix4_last(&p);
+        x->node[x->n] = (struct rix_node){sp ? stack[sp - 1] : -1, (uint32_t)x->nids, 1, p.len};
         x->ids[x->nids++] = e[i].id;
         if (sp < 33)
             stack[sp++] = (int32_t)x->n;
@@ -313,56 +379,152 @@ static void rix_nodes(struct rix *x, const struct rix_entry *e, size_t n)
     }
 }
 
-static void rix_top(struct rix *x)
+/* An open prefix during the interval sweep, with its chain's lowest ids. */
+struct rix_open {
+    int32_t node;
+    bool complete;
+    uint32_t first[RIX_FIRST];
+};
+
+/* first[] of node v from its own ids and its parent's first[] (NULL at a root). */
+static void rix_first(const struct rix *x, int32_t v, const struct rix_open *parent, struct rix_open *out)
 {
-    size_t j = 0;
-    for (uint64_t h = 0; h <= RIX_TOP; h++) {
-        while (j < x->n && x->net[j] < (h << 16))
+    const uint32_t *a = &x->ids[x->node[v].ids_off], *b = parent ? parent->first : NULL;
+    size_t na = x->node[v].ids_n, nb = 0, i = 0, j = 0, k = 0;
+    while (parent && nb < RIX_FIRST && parent->first[nb] != RIX_END)
+        nb++;
+    while (k < RIX_FIRST && (i < na || j < nb)) {
+        /* On the same position the node's own id wins: it is the more specific prefix. */
+        bool take_a = j >= nb || (i < na && ID_POS(a[i]) <= ID_POS(b[j]));
+        uint32_t id = take_a ? a[i] : b[j];
+        if (i < na && ID_POS(a[i]) == ID_POS(id))
+            i++;
+        if (j < nb && ID_POS(b[j]) == ID_POS(id))
+            j++;
+        out->first[k++] = id;
+    }
+    while (k < RIX_FIRST)
+        out->first[k++] = RIX_END;
+    out->node = v;
+    out->complete = (!parent || parent->complete) && i == na && j == nb;
+}
+
+/* Append an interval; a later one starting at the same address replaces it (a prefix opening where
+ * another closes, or a child starting at its parent's first address). */
+static void rix_emit(struct rix *x, uint64_t start, const struct rix_open *o)
+{
+    if (start > UINT32_MAX)
+        return;
+    if (!x->niv || x->start[x->niv - 1] != (uint32_t)start)
+        x->start[x->niv++] = (uint32_t)start;
+    struct rix_fast *f = &x->fast[x->niv - 1];
+    if (!o) {
+        f->node = RIX_COMPLETE;
+        for (int k = 0; k < RIX_FIRST; k++)
+            f->first[k] = RIX_END;
+        return;
+    }
+    f->node = (uint32_t)(o->node + 1) | (o->complete ? RIX_COMPLETE : 0u);
+    memcpy(f->first, o->first, sizeof f->first);
+}
+
+/* Sweep the nodes in address order with a stack of open prefixes: each opens an interval at its
+ * start; closing one reopens the prefix around it (or nothing) just after its end. */
+static void rix_intervals(struct rix *x, const uint32_t *net, const uint32_t *lastaddr)
+{
+    struct rix_open stack[33];
+    int sp = 0;
+    for (size_t i = 0; i <= x->n; i++) {
+        uint64_t start = i < x->n ? net[i] : (uint64_t)UINT32_MAX + 1;
+        while (sp > 0 && lastaddr[stack[sp - 1].node] < start) {
+            uint64_t end = (uint64_t)lastaddr[stack[--sp].node] + 1;
+            rix_emit(x, end, sp ? &stack[sp - 1] : NULL);
+        }
+        if (i == x->n || sp >= 33)
+            break;
+        rix_first(x, (int32_t)i, sp ? &stack[sp - 1] : NULL, &stack[sp]);
+        rix_emit(x, start, &stack[sp++]);
+    }
+}
+
+/* The index's large arrays, on transparent huge pages where the kernel offers them: lookups are a
+ * few random reads into hundreds of MB, and with 4 KB pages each also misses the TLB (worse in a
+ * VM, where a page walk is two-dimensional); 2 MB pages took ~15% off a lookup in bench-nsg. A hint
+ * only: without it, or where it fails, the memory is ordinary. Freed with free(). */
+static void *big_alloc(size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    void *p = NULL;
+    if (n >= (4u << 20) && posix_memalign(&p, 2u << 20, n) == 0) {
+        madvise(p, n, MADV_HUGEPAGE);
+        return p;
+    }
+#endif
+    return malloc(n);
+}
+
+static int rix_top(struct rix *x)
+{
+    x->top_bits = RIX_TOP_MIN;
+    while (x->top_bits < RIX_TOP_MAX && (x->niv >> x->top_bits) > 12)
+        x->top_bits++;
+    size_t buckets = (size_t)1 << x->top_bits, j = 0;
+    unsigned shift = 32 - x->top_bits;
+    x->top = big_alloc((buckets + 1) * sizeof *x->top);
+    if (!x->top)
+        return -1;
+    for (uint64_t h = 0; h <= buckets; h++) {
+        while (j < x->niv && x->start[j] < (h << shift))
             j++;
         x->top[h] = (uint32_t)j;
     }
+    return 0;
 }
 
-/* Takes ownership of e (sorted and freed here). */
+/* Takes ownership of e (sorted, then freed). */
 static struct rix *rix_build(struct rix_entry *e, size_t n)
 {
     struct rix *x = calloc(1, sizeof *x);
-    if (!x || n > INT32_MAX) {
-        free(e);
-        free(x);
-        return NULL;
+    size_t cap = n ? n : 1;
+    uint32_t *net = malloc(cap * sizeof *net), *lastaddr = malloc(cap * sizeof *lastaddr);
+    if (x && n <= INT32_MAX && net && lastaddr) {
+        qsort(e, n, sizeof *e, rix_entry_cmp);
+        x->node = big_alloc(cap * sizeof *x->node);
+        x->ids = big_alloc(cap * sizeof *x->ids);
+        x->start = big_alloc((2 * cap + 1) * sizeof *x->start);
+        x->fast = big_alloc((2 * cap + 1) * sizeof *x->fast);
     }
-    qsort(e, n, sizeof *e, rix_entry_cmp);
-    x->net = malloc((n ? n : 1) * sizeof *x->net);
-    x->node = malloc((n ? n : 1) * sizeof *x->node);
-    x->ids = malloc((n ? n : 1) * sizeof *x->ids);
-    if (!x->net || !x->node || !x->ids) {
+    bool ok = x && x->node && x->ids && x->start && x->fast;
+    if (ok) {
+        rix_nodes(x, e, n, net, lastaddr);
         free(e);
+        e = NULL;
+        rix_intervals(x, net, lastaddr);
+        ok = rix_top(x) == 0;
+    }
+    free(e);
+    free(net);
+    free(lastaddr);
+    if (!ok) {
         rix_free(x);
         return NULL;
     }
-    rix_nodes(x, e, n);
-    free(e);
-    rix_top(x);
     return x;
 }
 
-/* The deepest node containing ip, or -1. Every node containing ip is this one or an ancestor: the
- * last node starting at or before ip is inside (or equal to) each of them, by nesting. */
-static int32_t rix_deepest(const struct rix *x, uint32_t ip)
+/* The elementary interval holding ip, or NULL before the first one. */
+static const struct rix_fast *rix_find(const struct rix *x, uint32_t ip)
 {
-    size_t lo = x->top[ip >> 16], hi = x->top[(ip >> 16) + 1];
+    unsigned shift = 32 - x->top_bits;
+    size_t lo = x->top[ip >> shift], hi = x->top[(ip >> shift) + 1];
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (x->net[mid] <= ip)
+        if (x->start[mid] <= ip)
             lo = mid + 1;
         else
             hi = mid;
     }
-    int32_t v = (int32_t)lo - 1;
-    while (v >= 0 && x->node[v].last < ip)
-        v = x->node[v].parent;
-    return v;
+    return lo ? &x->fast[lo - 1] : NULL;
 }
 
 static size_t count_entries(const struct nsg *nsg, const struct dirprep *d, enum nsg_dir dir)
@@ -379,7 +541,7 @@ static size_t count_entries(const struct nsg *nsg, const struct dirprep *d, enum
 
 static int build_direction(const struct nsg *nsg, enum nsg_dir dir, struct dirprep *d)
 {
-    if (sort_direction(nsg, dir, d) != 0)
+    if (sort_direction(nsg, dir, d) != 0 || d->n > POS_MAX)
         return -1;
     size_t total = count_entries(nsg, d, dir), k = 0;
     struct rix_entry *e = malloc((total ? total : 1) * sizeof *e);
@@ -394,13 +556,15 @@ static int build_direction(const struct nsg *nsg, enum nsg_dir dir, struct dirpr
         if (side_never(s))
             continue; /* IPv6 only, or a tag expanding to nothing: matches no IPv4 flow */
         if (!side_indexable(s)) {
-            d->always[d->nalways++] = pos * 2;
+            d->always[d->nalways++] = ID_MAKE(pos, 0, 0);
             continue;
         }
         for (size_t i = 0; i < s->npfx; i++)
-            e[k++] = (struct rix_entry){s->pfx[i].net & prefix4_mask(s->pfx[i].len), pos * 2, s->pfx[i].len};
+            e[k++] = (struct rix_entry){s->pfx[i].net & prefix4_mask(s->pfx[i].len), ID_MAKE(pos, s->pfx[i].len, 0),
+                                        s->pfx[i].len};
         for (size_t i = 0; i < s->nexp; i++)
-            e[k++] = (struct rix_entry){s->exp[i].net & prefix4_mask(s->exp[i].len), pos * 2 + 1, s->exp[i].len};
+            e[k++] = (struct rix_entry){s->exp[i].net & prefix4_mask(s->exp[i].len), ID_MAKE(pos, s->exp[i].len, 1),
+                                        s->exp[i].len};
     }
     d->ix = rix_build(e, k);
     return d->ix ? 0 : -1;
@@ -455,7 +619,7 @@ struct detail {
     struct nsg_match local, remote;
     unsigned caveats;
     enum nsg_why why;
-    char what[NSG_ID_MAX];
+    char what[NSG_TAG_MAX];
 };
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (uint32_t)(d))
@@ -466,7 +630,7 @@ struct detail {
 static bool ip_not_internet(uint32_t ip)
 {
     static const struct prefix4 special[] = {
-        {IP4(0, 0, 0, 0), 8},     {IP4(10, 0, 0, 0), 8},     {IP4(100, 64, 0, 0), 10}, {IP4(127, 0, 0, 0), 8},
+        {IP4(0, 0, 0, 0), 8},      {IP4(10, 0, 0, 0), 8},    {IP4(100, 64, 0, 0), 10},  {IP4(127, 0, 0, 0), 8},
         {IP4(169, 254, 0, 0), 16}, {IP4(172, 16, 0, 0), 12}, {IP4(192, 168, 0, 0), 16}, {IP4(224, 0, 0, 0), 3},
     };
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
@@ -497,6 +661,16 @@ static bool in_vnet_space(const struct tag_resolver *t, uint32_t ip)
     return false;
 }
 
+static void copy_name(char *out, const char *in)
+{
+    size_t n = in ? strlen(in) : 0;
+    if (n >= NSG_TAG_MAX)
+        n = NSG_TAG_MAX - 1;
+    if (n)
+        memcpy(out, in, n);
+    out[n] = '\0';
+}
+
 static void set_match(struct nsg_match *m, enum nsg_how how, const struct prefix4 *p, const char *tag)
 {
     if (!m)
@@ -505,31 +679,16 @@ static void set_match(struct nsg_match *m, enum nsg_how how, const struct prefix
     m->has_prefix = p != NULL;
     if (p)
         m->prefix = *p;
-    snprintf(m->tag, sizeof m->tag, "%s", tag ? tag : "");
+    copy_name(m->tag, tag);
 }
 
 static enum tri unknown(struct detail *d, enum nsg_why why, const char *what)
 {
     if (d && d->why == NSG_WHY_NONE) {
         d->why = why;
-        snprintf(d->what, sizeof d->what, "%s", what);
+        copy_name(d->what, what);
     }
     return T_UNK;
-}
-
-/* The tags Azure defines by fixed addresses (service-tags-overview.md). */
-static bool builtin_tag(const char *tag, uint32_t ip, enum tri *out)
-{
-    uint32_t addr;
-    if (strcasecmp(tag, "AzureLoadBalancer") == 0 || strcasecmp(tag, "AzurePlatformDNS") == 0 ||
-        strcasecmp(tag, "AzurePlatformLKM") == 0)
-        addr = WIRESERVER;
-    else if (strcasecmp(tag, "AzurePlatformIMDS") == 0)
-        addr = IMDS_IP;
-    else
-        return false;
-    *out = ip == addr ? T_YES : T_NO;
-    return true;
 }
 
 static enum tri vnet_tag(const struct ectx *e, uint32_t ip, bool local, struct nsg_match *m, struct detail *d)
@@ -562,14 +721,14 @@ static enum tri internet_tag(const struct ectx *e, uint32_t ip, bool local, stru
     return T_YES;
 }
 
-static enum tri tag_match(const struct ectx *e, const struct nsg *nsg, const char *tag, uint32_t ip, bool local,
-                          struct nsg_match *m, struct detail *d)
+static enum tri tagmap_match(const struct nsg *nsg, const char *tag, uint32_t ip, struct nsg_match *m,
+                             struct detail *d, bool *known)
 {
     struct prefix4 p;
-    enum tri t;
     for (size_t i = 0; i < nsg->ntagmap; i++) {
         if (strcasecmp(nsg->tagmap[i].tag, tag) != 0)
             continue;
+        *known = true;
         if (!list_lookup(nsg->tagmap[i].pfx, nsg->tagmap[i].n, ip, &p))
             return T_NO;
         set_match(m, NSG_HOW_TAGMAP, &p, tag);
@@ -577,10 +736,25 @@ static enum tri tag_match(const struct ectx *e, const struct nsg *nsg, const cha
             d->caveats |= NSG_CAVEAT_FORCED_TUNNEL;
         return T_YES;
     }
-    if (builtin_tag(tag, ip, &t)) {
-        if (t == T_YES)
-            set_match(m, NSG_HOW_BUILTIN, NULL, tag);
+    *known = false;
+    return T_NO;
+}
+
+/* One tag: the export's tagMap, the fixed-address tags, the caller's service tags, then what can be
+ * said about VirtualNetwork and Internet without data. */
+static enum tri tag_match(const struct ectx *e, const struct nsg *nsg, const char *tag, unsigned char kind,
+                          uint32_t ip, bool local, struct nsg_match *m, struct detail *d)
+{
+    struct prefix4 p;
+    bool known;
+    enum tri t = nsg->ntagmap ? tagmap_match(nsg, tag, ip, m, d, &known) : T_NO;
+    if (nsg->ntagmap && known)
         return t;
+    if (kind == TK_LB || kind == TK_WIRESERVER || kind == TK_IMDS) {
+        bool in = ip == (kind == TK_IMDS ? IMDS_IP : WIRESERVER);
+        if (in)
+            set_match(m, NSG_HOW_BUILTIN, NULL, tag);
+        return in ? T_YES : T_NO;
     }
     int rc = e->tags->lookup ? e->tags->lookup(e->tags->ctx, tag, ip, &p) : -1;
     if (rc >= 0) {
@@ -588,9 +762,9 @@ static enum tri tag_match(const struct ectx *e, const struct nsg *nsg, const cha
             set_match(m, NSG_HOW_RESOLVER, &p, tag);
         return rc > 0 ? T_YES : T_NO;
     }
-    if (strcasecmp(tag, "VirtualNetwork") == 0)
+    if (kind == TK_VNET)
         return vnet_tag(e, ip, local, m, d);
-    if (strcasecmp(tag, "Internet") == 0)
+    if (kind == TK_INTERNET)
         return internet_tag(e, ip, local, m, d);
     return unknown(d, NSG_WHY_TAG, tag);
 }
@@ -669,7 +843,7 @@ static enum tri side_match(const struct ectx *e, const struct nsg *nsg, const st
     }
     if (side_prefix(s, ip, &p, &expanded)) {
         set_match(m, expanded ? NSG_HOW_EXPANDED : NSG_HOW_PREFIX, &p, expanded && s->ntags ? s->tags[0] : NULL);
-        if (d && expanded && p.len == 0 && s->ntags && strcasecmp(s->tags[0], "VirtualNetwork") == 0)
+        if (d && expanded && p.len == 0 && s->ntags && s->tag_kind[0] == TK_VNET)
             d->caveats |= NSG_CAVEAT_FORCED_TUNNEL;
         return T_YES;
     }
@@ -677,7 +851,7 @@ static enum tri side_match(const struct ectx *e, const struct nsg *nsg, const st
         return T_NO;
     enum tri r = T_NO;
     for (size_t i = 0; i < s->ntags; i++) {
-        enum tri t = tag_match(e, nsg, s->tags[i], ip, local, m, d);
+        enum tri t = tag_match(e, nsg, s->tags[i], s->tag_kind[i], ip, local, m, d);
         if (t == T_YES)
             return T_YES;
         if (t == T_UNK)
@@ -750,23 +924,21 @@ static enum tri rule_match(const struct ectx *e, const struct nsg *nsg, const st
 
 struct scan {
     uint32_t best;              /* position of the first definite match */
-    bool best_indexed;          /* its remote side matched through the index: */
-    struct prefix4 best_pfx;    /* at this prefix */
-    bool best_expanded;         /* of the expansion */
+    bool best_indexed;          /* its remote side matched through the index, */
+    uint32_t best_id;           /* with this id (prefix length, expansion) */
     uint32_t unk[2];            /* lowest position of an unknown match, per access */
 };
 
 static void consider(const struct ectx *e, const struct nsg *nsg, const struct dirprep *dp, struct scan *sc,
-                     uint32_t pos, bool indexed, const struct prefix4 *pfx, bool expanded)
+                     uint32_t id, bool indexed)
 {
+    uint32_t pos = ID_POS(id);
     const struct nsg_rule *r = &nsg->rules[dp->order[pos]];
     enum tri t = rule_match(e, nsg, r, indexed, NULL);
     if (t == T_YES) {
         sc->best = pos;
         sc->best_indexed = indexed;
-        if (pfx)
-            sc->best_pfx = *pfx;
-        sc->best_expanded = expanded;
+        sc->best_id = id;
     } else if (t == T_UNK && pos < sc->unk[r->access]) {
         sc->unk[r->access] = pos;
     }
@@ -778,74 +950,116 @@ static void scan_linear(const struct ectx *e, const struct nsg *nsg, const struc
         /* Platform traffic is subject only to rules naming the AzurePlatform* tags. */
         if (e->platform && !nsg->rules[dp->order[pos]].platform_tag)
             continue;
-        consider(e, nsg, dp, sc, pos, false, NULL, false);
+        consider(e, nsg, dp, sc, ID_MAKE(pos, 0, 0), false);
     }
 }
 
-/* The position lists to merge: the nodes containing the address, and the always list. */
+/* The common case: the deepest node's first[] merged with the always list. false when that cannot
+ * decide (first[] used up, the chain holds more, no definite match yet). */
+static bool scan_first(const struct ectx *e, const struct nsg *nsg, const struct dirprep *dp, struct scan *sc,
+                       const struct rix_fast *nd)
+{
+    size_t i = 0, j = 0;
+    bool complete = !nd || (nd->node & RIX_COMPLETE);
+    while (sc->best == POS_NONE) {
+        uint32_t a = nd && i < RIX_FIRST && nd->first[i] != RIX_END ? ID_POS(nd->first[i]) : POS_NONE;
+        uint32_t b = j < dp->nalways ? ID_POS(dp->always[j]) : POS_NONE;
+        if (a == POS_NONE && !complete)
+            return false;
+        if (a == POS_NONE && b == POS_NONE)
+            return true;
+        if (a < b)
+            consider(e, nsg, dp, sc, nd->first[i++], true);
+        else
+            consider(e, nsg, dp, sc, dp->always[j++], false);
+    }
+    return true;
+}
+
+/* The slow case: every list on the chain, merged in ascending order. */
 struct chain {
     int n;
     const uint32_t *ids[35];
     uint32_t left[35];
-    int32_t node[35];       /* -1 for the always list */
+    bool indexed[35];
 };
 
-static void chain_init(const struct dirprep *dp, uint32_t remote, struct chain *c)
+static void chain_init(const struct dirprep *dp, int32_t v, struct chain *c)
 {
     c->n = 0;
-    for (int32_t v = rix_deepest(dp->ix, remote); v >= 0 && c->n < 34; v = dp->ix->node[v].parent) {
+    for (; v >= 0 && c->n < 34; v = dp->ix->node[v].parent) {
         c->ids[c->n] = &dp->ix->ids[dp->ix->node[v].ids_off];
         c->left[c->n] = dp->ix->node[v].ids_n;
-        c->node[c->n++] = v;
+        c->indexed[c->n++] = true;
     }
     if (dp->nalways) {
         c->ids[c->n] = dp->always;
         c->left[c->n] = (uint32_t)dp->nalways;
-        c->node[c->n++] = -1;
+        c->indexed[c->n++] = false;
     }
 }
 
-/* The list whose head is the lowest id, or -1 when all are empty. */
+/* The list whose head has the lowest position, or -1 when all are empty. On a tie (one rule naming
+ * two nested prefixes) the longer prefix, so the explanation names the most specific one. */
 static int chain_min(const struct chain *c)
 {
     int best = -1;
-    for (int j = 0; j < c->n; j++)
-        if (c->left[j] && (best < 0 || c->ids[j][0] < c->ids[best][0]))
+    for (int j = 0; j < c->n; j++) {
+        if (!c->left[j])
+            continue;
+        uint32_t a = c->ids[j][0], b = best < 0 ? 0 : c->ids[best][0];
+        if (best < 0 || ID_POS(a) < ID_POS(b) || (ID_POS(a) == ID_POS(b) && ID_LEN(a) > ID_LEN(b)))
             best = j;
+    }
     return best;
 }
 
-/* Candidates in priority order until the first definite match. */
-static void scan_index(const struct ectx *e, const struct nsg *nsg, const struct dirprep *dp, struct scan *sc)
+static void scan_chain(const struct ectx *e, const struct nsg *nsg, const struct dirprep *dp, struct scan *sc,
+                       int32_t v)
 {
     struct chain c;
-    chain_init(dp, e->f->dir == NSG_OUTBOUND ? e->f->dst : e->f->src, &c);
+    chain_init(dp, v, &c);
     for (int j; (j = chain_min(&c)) >= 0;) {
-        uint32_t id = *c.ids[j]++, pos = id >> 1;
+        uint32_t id = *c.ids[j]++;
         c.left[j]--;
-        if (pos >= sc->best)
+        if (ID_POS(id) >= sc->best)
             break;
-        if (c.node[j] < 0) {
-            consider(e, nsg, dp, sc, pos, false, NULL, false);
-        } else {
-            const struct rix_node *nd = &dp->ix->node[c.node[j]];
-            struct prefix4 p = {dp->ix->net[c.node[j]], nd->len};
-            consider(e, nsg, dp, sc, pos, true, &p, id & 1);
-        }
+        consider(e, nsg, dp, sc, id, c.indexed[j]); /* seen already by scan_first: same answer */
     }
+}
+
+static void scan_index(const struct ectx *e, const struct nsg *nsg, const struct dirprep *dp, struct scan *sc)
+{
+    const struct rix_fast *f = rix_find(dp->ix, e->f->dir == NSG_OUTBOUND ? e->f->dst : e->f->src);
+    if (!scan_first(e, nsg, dp, sc, f))
+        scan_chain(e, nsg, dp, sc, (int32_t)(f->node & ~RIX_COMPLETE) - 1);
+}
+
+/* A detail to fill: only the fields read back are cleared (a full memset costs more than the rest). */
+static void detail_init(struct detail *d)
+{
+    d->local.how = d->remote.how = NSG_HOW_NONE;
+    d->local.has_prefix = d->remote.has_prefix = false;
+    d->local.prefix = d->remote.prefix = (struct prefix4){0, 0};
+    d->local.tag[0] = d->remote.tag[0] = d->what[0] = '\0';
+    d->caveats = 0;
+    d->why = NSG_WHY_NONE;
 }
 
 static void explain_rule(const struct ectx *e, const struct nsg *nsg, const struct nsg_rule *r,
                          const struct scan *sc, struct nsg_step *st)
 {
     struct detail d;
-    memset(&d, 0, sizeof d);
+    detail_init(&d);
     rule_match(e, nsg, r, sc->best_indexed, &d);
     if (sc->best_indexed) {
         const struct nsg_side *s = e->f->dir == NSG_OUTBOUND ? &r->dst : &r->src;
-        set_match(&d.remote, sc->best_expanded ? NSG_HOW_EXPANDED : NSG_HOW_PREFIX, &sc->best_pfx,
-                  sc->best_expanded && s->ntags ? s->tags[0] : NULL);
-        if (sc->best_expanded && sc->best_pfx.len == 0 && s->ntags && strcasecmp(s->tags[0], "VirtualNetwork") == 0)
+        uint32_t remote = e->f->dir == NSG_OUTBOUND ? e->f->dst : e->f->src;
+        struct prefix4 p = {remote & prefix4_mask(ID_LEN(sc->best_id)), ID_LEN(sc->best_id)};
+        bool expanded = ID_EXP(sc->best_id);
+        set_match(&d.remote, expanded ? NSG_HOW_EXPANDED : NSG_HOW_PREFIX, &p,
+                  expanded && s->ntags ? s->tags[0] : NULL);
+        if (expanded && p.len == 0 && s->ntags && s->tag_kind[0] == TK_VNET)
             d.caveats |= NSG_CAVEAT_FORCED_TUNNEL;
     }
     st->local = d.local;
@@ -856,11 +1070,11 @@ static void explain_rule(const struct ectx *e, const struct nsg *nsg, const stru
 static void explain_unknown(const struct ectx *e, const struct nsg *nsg, const struct nsg_rule *r, struct nsg_step *st)
 {
     struct detail d;
-    memset(&d, 0, sizeof d);
+    detail_init(&d);
     rule_match(e, nsg, r, false, &d);
     st->uncertain = r;
     st->why = d.why;
-    snprintf(st->why_what, sizeof st->why_what, "%s", d.what);
+    copy_name(st->why_what, d.what);
 }
 
 static void finish_step(const struct ectx *e, const struct nsg *nsg, const struct dirprep *dp,
@@ -879,7 +1093,7 @@ static void finish_step(const struct ectx *e, const struct nsg *nsg, const struc
     uint32_t remote = e->f->dir == NSG_OUTBOUND ? e->f->dst : e->f->src;
     st->rule = r;
     explain_rule(e, nsg, r, sc, st);
-    /* An earlier rule naming a remote ASG was skipped on the assumption asg_match documents. */
+    /* An earlier rule naming a remote ASG was passed over on the assumption asg_match documents. */
     if (dp->first_remote_asg < sc->best && !e->tags->vnet_known && !ip_not_internet(remote))
         st->caveats |= NSG_CAVEAT_ASG_PUBLIC;
     uint32_t other = sc->unk[r->access == NSG_ALLOW ? NSG_DENY : NSG_ALLOW], same = sc->unk[r->access];
@@ -898,7 +1112,7 @@ static void finish_step(const struct ectx *e, const struct nsg *nsg, const struc
 static void eval_nsg(const struct ectx *e, const struct nsg *nsg, bool linear, struct nsg_step *st)
 {
     const struct dirprep *dp = &nsg->prep->d[e->f->dir == NSG_INBOUND];
-    struct scan sc = {.best = POS_NONE, .unk = {POS_NONE, POS_NONE}};
+    struct scan sc = {.best = POS_NONE, .best_indexed = false, .unk = {POS_NONE, POS_NONE}};
     st->nsg = nsg;
     if (linear || e->platform)
         scan_linear(e, nsg, dp, &sc);
@@ -952,25 +1166,54 @@ static bool set_prepared(const struct nsg_set *set)
     return (!a || a->prep) && (!b || b->prep);
 }
 
+static void match_init(struct nsg_match *m)
+{
+    m->how = NSG_HOW_NONE;
+    m->has_prefix = false;
+    m->prefix = (struct prefix4){0, 0};
+    m->tag[0] = '\0';
+}
+
+/* Every field set, the character arrays by their first byte: cheaper than clearing 700 bytes. */
+static void verdict_init(struct nsg_verdict *v)
+{
+    v->result = NSG_INDETERMINATE;
+    v->decider = -1;
+    v->caveats = 0;
+    for (int i = 0; i < 2; i++) {
+        struct nsg_step *st = &v->step[i];
+        st->assoc = 0;
+        st->outcome = NSG_STEP_SKIPPED;
+        st->nsg = NULL;
+        st->rule = st->uncertain = NULL;
+        match_init(&st->remote);
+        match_init(&st->local);
+        st->why = NSG_WHY_NONE;
+        st->why_what[0] = '\0';
+        st->caveats = 0;
+    }
+}
+
 int nsg_evaluate_ex(const struct nsg_set *set, const struct flow *f, const struct tag_resolver *tags,
                     unsigned flags, struct nsg_verdict *v)
 {
     static const struct tag_resolver no_tags;
-    memset(v, 0, sizeof *v);
+    verdict_init(v);
     v->decider = -1;
     v->result = NSG_INDETERMINATE;
     if (!set || !f || !set_prepared(set))
         return -1;
     struct ectx e = {set, f, tags ? tags : &no_tags, false};
     bool out = f->dir != NSG_INBOUND;
-    const struct nsg_slot *slots[2] = {out ? &set->nic_slot : &set->subnet_slot, out ? &set->subnet_slot : &set->nic_slot};
+    const struct nsg_slot *slots[2] = {out ? &set->nic_slot : &set->subnet_slot,
+                                       out ? &set->subnet_slot : &set->nic_slot};
     uint32_t remote = out ? f->dst : f->src;
     e.platform = remote == WIRESERVER || remote == IMDS_IP;
     bool platform_rules = false, denied = false, indet = false;
     for (int i = 0; i < 2; i++) {
         v->step[i].assoc = slots[i] == &set->nic_slot ? NSG_ASSOC_NIC : NSG_ASSOC_SUBNET;
         v->step[i].nsg = slot_nsg(set, slots[i]);
-        platform_rules |= any_platform_rule(v->step[i].nsg, f->dir);
+        platform_rules |= e.platform && any_platform_rule(v->step[i].nsg, f->dir);
     }
     for (int i = 0; i < 2; i++) {
         struct nsg_step *st = &v->step[i];
@@ -1094,25 +1337,37 @@ static void describe_rule(const struct nsg_step *st, char *buf, size_t size)
              nsg_assoc_name(st->assoc), nsg_rule_ref(st->rule, ref, sizeof ref), st->rule->priority, m);
 }
 
-static void describe_step(const struct nsg_step *st, char *buf, size_t size)
+static void append(char *buf, size_t size, const char *text)
+{
+    size_t n = strlen(buf);
+    if (n + 1 < size)
+        snprintf(buf + n, size - n, "%s", text);
+}
+
+static void describe_indeterminate(const struct nsg_step *st, char *buf, size_t size)
 {
     char ref[NSG_NAME_MAX + 24], rule[400];
+    snprintf(buf, size, "NSG %s (%s) rule %s, priority %d, may match first (%s: %s)", st->nsg ? st->nsg->name : "?",
+             nsg_assoc_name(st->assoc), st->uncertain ? nsg_rule_ref(st->uncertain, ref, sizeof ref) : "?",
+             st->uncertain ? st->uncertain->priority : 0, why_text(st->why), st->why_what);
+    if (st->rule) {
+        describe_rule(st, rule, sizeof rule);
+        append(buf, size, "; otherwise ");
+        append(buf, size, nsg_access_name(st->rule->access));
+        append(buf, size, " by ");
+        append(buf, size, rule);
+    }
+}
+
+static void describe_step(const struct nsg_step *st, char *buf, size_t size)
+{
     switch (st->outcome) {
     case NSG_STEP_ALLOW:
     case NSG_STEP_DENY:
         describe_rule(st, buf, size);
         break;
     case NSG_STEP_INDETERMINATE:
-        if (st->rule)
-            describe_rule(st, rule, sizeof rule);
-        snprintf(buf, size, "NSG %s (%s) rule %s, priority %d, may match first (%s: %s)%s%s%s",
-                 st->nsg ? st->nsg->name : "?", nsg_assoc_name(st->assoc),
-                 st->uncertain ? nsg_rule_ref(st->uncertain, ref, sizeof ref) : "?",
-                 st->uncertain ? st->uncertain->priority : 0, why_text(st->why), st->why_what,
-                 st->rule ? "; otherwise " : "", st->rule ? nsg_access_name(st->rule->access) : "",
-                 st->rule ? " by " : "");
-        if (st->rule)
-            snprintf(buf + strlen(buf), size - strlen(buf), "%s", rule);
+        describe_indeterminate(st, buf, size);
         break;
     case NSG_STEP_MISSING:
         snprintf(buf, size, "the %s's NSG was not loaded", nsg_assoc_name(st->assoc));
@@ -1125,13 +1380,6 @@ static void describe_step(const struct nsg_step *st, char *buf, size_t size)
         snprintf(buf, size, "%s: not evaluated", nsg_assoc_name(st->assoc));
         break;
     }
-}
-
-static void append(char *buf, size_t size, const char *text)
-{
-    size_t n = strlen(buf);
-    if (n + 1 < size)
-        snprintf(buf + n, size - n, "%s", text);
 }
 
 static void describe_caveats(unsigned c, char *buf, size_t size)
@@ -1152,7 +1400,7 @@ static void describe_caveats(unsigned c, char *buf, size_t size)
 
 void nsg_verdict_describe(const struct nsg_verdict *v, char *buf, size_t size)
 {
-    char part[600];
+    char part[800];
     if (!buf || size == 0)
         return;
     buf[0] = '\0';

@@ -540,6 +540,7 @@ static void side_free(struct nsg_side *s)
     free(s->tags);
     free(s->asgs);
     free(s->exp);
+    free(s->tag_kind);
     prefix_index_free(s->ix);
     memset(s, 0, sizeof *s);
 }
@@ -757,7 +758,8 @@ static int read_side(struct reader *r, struct json_object *o, const char *path, 
     if (side_empty(side)) {
         snprintf(key, sizeof key, "%sAddressPrefix", x);
         azj_path_key(p, sizeof p, path, key);
-        return azj_fail(&r->c, p, AZJ_EVALUE, "missing (no %s address prefix, prefixes or application security group)", x);
+        return azj_fail(&r->c, p, AZJ_EVALUE,
+                        "missing (no %s address prefix, prefixes or application security group)", x);
     }
     return 0;
 }
@@ -1094,7 +1096,8 @@ static void read_tagmap(struct reader *r, struct json_object *o, const char *pat
         return;
     }
     struct json_tokener *tok = json_tokener_new_ex(8);
-    struct json_object *m = tok ? json_tokener_parse_ex(tok, json_object_get_string(v), json_object_get_string_len(v)) : NULL;
+    struct json_object *m =
+        tok ? json_tokener_parse_ex(tok, json_object_get_string(v), json_object_get_string_len(v)) : NULL;
     if (m && json_object_is_type(m, json_type_object))
         read_tagmap_object(r, m);
     else
@@ -1124,7 +1127,8 @@ static int read_association(struct reader *r, struct json_object *o, const char 
         if (rc < 0)
             return rc;
         r->nsg->assoc |= k == 0 ? NSG_ASSOC_NIC : NSG_ASSOC_SUBNET;
-        if (rc > 0 && push_id(k == 0 ? &r->nsg->nic_ids : &r->nsg->subnet_ids, k == 0 ? &r->nsg->nnic : &r->nsg->nsubnet, id) != 0)
+        bool nic = k == 0;
+        if (rc > 0 && push_id(nic ? &r->nsg->nic_ids : &r->nsg->subnet_ids, nic ? &r->nsg->nnic : &r->nsg->nsubnet, id) != 0)
             return oom(r, pp);
     }
     if (!r->nsg->assoc) {

@@ -478,7 +478,8 @@ static int read_route_table(struct rreader *r, struct json_object *root)
     bool arm = props && json_object_is_type(props, json_type_object) && azj_get(props, "routes");
     struct json_object *body = arm ? props : root, *routes = azj_get(body, "routes");
     const char *path = arm ? "properties.routes" : "routes";
-    r->c.in->shape = arm ? "route table, ARM (nested; UDRs only)" : "route table (az network route-table show; UDRs only)";
+    r->c.in->shape =
+        arm ? "route table, ARM (nested; UDRs only)" : "route table (az network route-table show; UDRs only)";
     if (azj_empty(routes)) {
         r->t->partial = true;
         return add_system_routes(r->t) == 0 ? 0 : oom(r, path);

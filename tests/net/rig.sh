@@ -15,12 +15,18 @@
 #   rig.sh capture STATE_DIR start FILE   tcpdump -i az0 'udp port 67 or udp port 68' -> FILE (pcap),
 #                                    returns once tcpdump is listening; one capture at a time
 #   rig.sh capture STATE_DIR stop    stop it (idempotent; down stops it too)
+#   rig.sh arm STATE_DIR MODE        fake ARM mode: ok 403 403-read 403-leak 429 500 badjson offorigin
+#                                    (tests/net/fakearm.py); noidentity / identity: IMDS token on/off
 #
 # HTTP proxies (squid, one process, when squid is installed; see tests/net/squid.conf.in):
 #   203.0.113.50:3128 and :443 open, .51:3128 basic auth (azbp / S3cretPw!), .52:3128 CONNECT allow
 #   list (.example.org only: storage gets 403), .53:3128 silently dropped by the NSG baseline.
 #   squid reaches storage from inside az over lo, so an NSG rule meant to cut only the VM's direct
 #   path must match on iifname "az0", e.g. 'iifname "az0" ip daddr 203.0.113.10 tcp dport {443,8443} drop'.
+#
+# Fake ARM (tests/net/fakearm.py): https://management.azure.test on 203.0.113.60:443 (own leaf from
+#   the test CA); wants "Authorization: Bearer $ARM_TOKEN", the token the fake IMDS issues at
+#   /metadata/identity/oauth2/token (Metadata: true). Effective NSGs/routes: 202, 202, then 200.
 #
 # Topology (see tests/net/README.md for the full address plan):
 #   vm namespace: vm0 198.51.100.10/24 (MAC 00:0d:3a:4b:5c:6d), default via 198.51.100.1,
@@ -54,6 +60,9 @@ PROXY_OPEN=203.0.113.50   # squid: open proxy on :3128 and :443
 PROXY_AUTH=203.0.113.51   # squid: basic auth required (user azbp, password S3cretPw!)
 PROXY_DENY=203.0.113.52   # squid: CONNECT allow list that denies storage (403)
 PROXY_DROP=203.0.113.53   # squid listens, but the NSG baseline drops everything to it
+ARM_IP=203.0.113.60       # fakearm.py: management.azure.test:443
+ARM_HOST=management.azure.test
+ARM_TOKEN='eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiIsImtpZCI6ImF6YnAtdGVzdCJ9.FAKE-TOKEN-VALUE'
 PROXY_USER=azbp
 PROXY_PASSWORD='S3cretPw!'
 VM_MAC=00:0d:3a:4b:5c:6d  # vm0 (the IMDS fixture's macAddress 000D3A4B5C6D)
@@ -64,7 +73,7 @@ DHCP_LEASE=1h
 DHCP_DOMAIN=internal.cloudapp.net
 
 usage() {
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -116,7 +125,7 @@ kill_ours() {
 do_down() {
     [ -r "$STATE/env" ] || { log "down: nothing to do (no $STATE/env)"; return 0; }
     VM_NS='' AZ_NS='' NGINX_PID='' DNS_CUSTOM_PID='' DNS_AZURE_PID='' DNSFAKE_PID='' HOSTILE_PID=''
-    SQUID_PID='' SQUID_NAME=''
+    SQUID_PID='' SQUID_NAME='' FAKEARM_PID=''
     # shellcheck disable=SC1091
     . "$STATE/env"
     # nginx daemonized: its pid file is the truth if the env was written before it.
@@ -130,7 +139,7 @@ do_down() {
     # The capture and the DHCP server (started after up, so their pids are in pid files).
     stop_capture
     stop_dhcp
-    for p in $SQUID_PID $NGINX_PID $DNS_CUSTOM_PID $DNS_AZURE_PID $DNSFAKE_PID $HOSTILE_PID; do
+    for p in $SQUID_PID $NGINX_PID $DNS_CUSTOM_PID $DNS_AZURE_PID $DNSFAKE_PID $HOSTILE_PID $FAKEARM_PID; do
         kill_ours "$p"
     done
     # Anything still inside our namespaces (nginx workers, squid's auth helpers, a stuck probe)
@@ -167,7 +176,7 @@ do_down() {
 die() {
     log "up FAILED: $*"
     for f in dnsmasq-custom.log dnsmasq-azure.log dnsfake.log run/nginx-error.log squid/parse.out \
-             squid/squid.out squid/cache.log; do
+             squid/squid.out squid/cache.log fakearm.out; do
         if [ -s "$STATE/$f" ]; then
             log "--- last lines of $STATE/$f"
             tail -n 5 "$STATE/$f" >&2
@@ -210,7 +219,7 @@ make_netns() {
     run in_az ip link set az0 up
     for a in "$WIRESERVER" "$IMDS" "$ST_GOOD" "$ST_INSPECT" "$ST_RESET" "$ST_DROP" "$ST_ICMP" \
              "$ST_FWDENY" "$ST_ACCTFW" "$ST_HOSTILE" "$PROXY_OPEN" "$PROXY_AUTH" "$PROXY_DENY" \
-             "$PROXY_DROP"; do
+             "$PROXY_DROP" "$ARM_IP"; do
         run in_az ip addr add "$a/32" dev lo
     done
     n=$BH_FIRST
@@ -277,6 +286,13 @@ extendedKeyUsage = serverAuth
 subjectAltName = $SANS
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
+[arm_leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:$ARM_HOST
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
 EOF
     ossl() { openssl "$@" >>"$P/openssl.log" 2>&1 || die "openssl $1 failed (see $P/openssl.log)"; }
     serial() { echo "0x$(openssl rand -hex 8)"; }
@@ -294,6 +310,11 @@ EOF
     ossl x509 -req -sha256 -days 30 -in "$P/leaf.csr" -CA "$P/int.crt" -CAkey "$P/int.key" \
         -set_serial "$(serial)" -extfile "$P/ext.cnf" -extensions leaf -out "$P/leaf.crt"
     cat "$P/leaf.crt" "$P/int.crt" > "$P/leaf-chain.pem" || die "cannot write leaf-chain.pem"
+    # The fake ARM's own leaf (management.azure.test), same chain.
+    ossl req -new -newkey rsa:2048 -nodes -keyout "$P/arm-leaf.key" -out "$P/arm-leaf.csr" -subj "/CN=$ARM_HOST"
+    ossl x509 -req -sha256 -days 30 -in "$P/arm-leaf.csr" -CA "$P/int.crt" -CAkey "$P/int.key" \
+        -set_serial "$(serial)" -extfile "$P/ext.cnf" -extensions arm_leaf -out "$P/arm-leaf.crt"
+    cat "$P/arm-leaf.crt" "$P/int.crt" > "$P/arm-chain.pem" || die "cannot write arm-chain.pem"
 
     # shellcheck disable=SC2086
     ossl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -keyout "$P/inspect-ca.key" \
@@ -307,6 +328,7 @@ EOF
 
     # Sanity: the good chain verifies against ca.pem, the inspection chain must not.
     ossl verify -CAfile "$P/root.crt" -untrusted "$P/int.crt" -purpose sslserver "$P/leaf.crt"
+    ossl verify -CAfile "$P/root.crt" -untrusted "$P/int.crt" -purpose sslserver "$P/arm-leaf.crt"
     run cp "$P/root.crt" "$STATE/ca.pem"
 }
 
@@ -318,6 +340,7 @@ local=/core.windows.net/
 local=/internal.cloudapp.net/
 local=/corp.example/
 local=/example.org/
+local=/azure.test/
 # Storage account behind its CNAME, as in Azure (TTLs: CNAME 300, A 60).
 cname=st1.blob.core.windows.net,blob.dub09prdstr02a.store.core.windows.net,300
 host-record=blob.dub09prdstr02a.store.core.windows.net,$ST_GOOD,60
@@ -329,6 +352,7 @@ host-record=fwdeny.blob.core.windows.net,$ST_FWDENY,60
 host-record=acctfw.blob.core.windows.net,$ST_ACCTFW,60
 host-record=hostile.blob.core.windows.net,$ST_HOSTILE,60
 # HTTP proxies (squid) and the one name the allow-list proxy lets through.
+host-record=$ARM_HOST,$ARM_IP,300
 host-record=proxy.corp.example,$PROXY_OPEN,300
 host-record=proxy-auth.corp.example,$PROXY_AUTH,300
 host-record=proxy-deny.corp.example,$PROXY_DENY,300
@@ -388,6 +412,9 @@ write_nginx_conf() {
     run mkdir -p "$R/tmp" "$W"
     run cp "$HERE/data/version_info.xml" "$W/version_info.xml"
     run cp "$HERE/data/imds-instance.json" "$W/imds-instance.json"
+    # Managed identity token (the fields of an IMDS answer; all numbers are strings).
+    printf '{"access_token":"%s","client_id":"be5947ed-3560-4afe-9504-59967a63f810","expires_in":"86399","expires_on":"1767225599","ext_expires_in":"86399","not_before":"1767139199","refresh_token":"","resource":"https://%s/","token_type":"Bearer"}\n' \
+        "$ARM_TOKEN" "$ARM_HOST" > "$W/imds-token.json" || die "cannot write imds-token.json"
     # Azure Storage's answer to a request it cannot serve: 400 + request id + XML error.
     cat > "$R/storage.inc" <<'EOF'
 default_type application/xml;
@@ -507,6 +534,13 @@ $(listens "$ST_ACCTFW")
             default_type text/plain;
             return 200 'northeurope';
         }
+        # Managed identity token; "rig.sh arm STATE noidentity" makes it a VM without identity.
+        location = /metadata/identity/oauth2/token {
+            if (\$imds_ok = 0) { return 400 '{"error":"invalid_request","error_description":"Required metadata header not specified"}'; }
+            if (-f $W/identity-off) { return 400 '{"error":"invalid_request","error_description":"Identity not found"}'; }
+            if (\$arg_resource = "") { return 400 '{"error":"invalid_resource","error_description":"AADSTS50001: resource is required"}'; }
+            try_files /imds-token.json =500;
+        }
         location = /metadata/versions {
             return 200 '{"apiVersions":["2017-03-01","2018-02-01","2019-06-01","2020-09-01","2021-02-01","2023-07-01","2025-04-07"]}';
         }
@@ -583,6 +617,34 @@ start_squid() {
     done
 }
 
+# The fake ARM (tests/net/fakearm.py) on $ARM_IP:443 with its own leaf; mode "ok".
+start_fakearm() {
+    : > "$STATE/fakearm.log" || die "cannot write fakearm.log"
+    echo ok > "$STATE/fakearm.mode" || die "cannot write fakearm.mode"
+    env_add ARM_IP "$ARM_IP"
+    env_add ARM_HOST "$ARM_HOST"
+    env_add ARM_TOKEN "$ARM_TOKEN"
+    # ip netns exec execs python, so $! is fakearm.py itself.
+    ip netns exec "$AZ_NS" /usr/bin/python3 "$HERE/fakearm.py" "$ARM_IP" 443 "$STATE/pki/arm-chain.pem" \
+        "$STATE/pki/arm-leaf.key" "$HERE/../fixtures/azure-json" "$STATE" "$ARM_TOKEN" \
+        </dev/null >"$STATE/fakearm.out" 2>&1 &
+    env_add FAKEARM_PID $!
+    wait_for "fake ARM" in_vm curl -s --noproxy '*' -m 2 -o /dev/null --cacert "$STATE/ca.pem" \
+        "https://$ARM_HOST/"
+}
+
+do_arm() {  # MODE
+    load_env || exit 1
+    case "$1" in
+        ok|403|403-read|403-leak|429|500|badjson|offorigin)
+            echo "$1" > "$STATE/fakearm.mode" || exit 1 ;;
+        noidentity) : > "$STATE/www/identity-off" || exit 1 ;;
+        identity)   rm -f "$STATE/www/identity-off" ;;
+        *) usage ;;
+    esac
+    log "arm: $1"
+}
+
 do_up() {
     [ "$(id -u)" = 0 ] || { log "up: needs root (network namespaces)"; exit 1; }
     for t in ip nft dnsmasq nginx openssl dig curl /usr/bin/python3; do
@@ -611,6 +673,7 @@ do_up() {
     start_dns
     start_nginx
     start_squid
+    start_fakearm
     # Azure's DHCP always answers, with option 245: so does the rig unless a test says otherwise.
     do_dhcp on
 
@@ -807,5 +870,6 @@ case "$cmd" in
         ip netns exec "$VM_NS" nft flush chain inet azbp_guest output ;;
     dhcp)    [ $# -ge 1 ] || usage; do_dhcp "$@" ;;
     capture) [ $# -ge 1 ] || usage; do_capture "$@" ;;
+    arm)     [ $# -eq 1 ] || usage; do_arm "$1" ;;
     *) usage ;;
 esac

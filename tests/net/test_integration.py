@@ -745,6 +745,38 @@ class BlameTest(ProbeCase):
         self.assertIn("guest", b["source"], b)
         self.assertIsNone(b.get("rule"), b)
 
+    def test_guest_rule_named_before_any_nsg(self):
+        """A guest nftables rule dropping 443 is named (table, chain, rule), not the NSG export's rule:
+        live (the probe reads the VM's own ruleset), then from a bundle's nft-ruleset.json."""
+        self.guestfw("ip daddr %s tcp dport 443 drop" % ST_GOOD)
+        nsg = os.path.join(self.FIXTURES, "nic-effective-nsg.json")
+        live = self.probe("--region", "northeurope", "--target", ST1, "--ports", "443", "--nsg", nsg,
+                          "--root", "/", json_out=False)
+        bundle = os.path.join(Rig.state, "fw-bundle")
+        healthy_guest(bundle)
+        with open(os.path.join(bundle, "nft-ruleset.json"), "w") as f:
+            f.write(vm("nft", "-j", "list", "ruleset").stdout)
+        offline = self.probe("--region", "northeurope", "--target", ST1, "--ports", "443", "--nsg", nsg,
+                             "--root", bundle)
+        for run in (live, offline):
+            report = json.loads(run.stdout) if run.report is None else run.report
+            c = [x for x in report["checks"] if x["id"] == "net.tcp" and x["port"] == 443][0]
+            b = c["blame"]
+            self.assertEqual(b["source"], "guest firewall", b)
+            self.assertIn("azbp_guest", b["verdict"], b)
+            self.assertIn("tcp dport 443", b["rule"], b)
+            self.assertIsNone(b.get("priority"), b)
+
+    def test_route_export_names_the_appliance(self):
+        self.nsg("ip daddr %s tcp dport 443 drop" % ST_GOOD)
+        run = self.probe("--region", "northeurope", "--target", ST1, "--ports", "443", "--routes",
+                         os.path.join(self.FIXTURES, "nic-effective-routes.json"))
+        b = self.one(run, "net.tcp", ST1, 443)["blame"]
+        self.assertEqual(b["source"], "route export", b)
+        self.assertIn("virtual appliance 10.0.2.4", b["verdict"], b)
+        self.assertIn("default-to-nva", b["route"], b)
+        self.assertIn("nic-effective-routes.json", run.report["inputs"])
+
     def test_unusable_export_exits_2(self):
         bad = os.path.join(Rig.state, "bad-nsg.json")
         with open(bad, "w") as f:

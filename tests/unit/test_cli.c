@@ -180,7 +180,7 @@ static void test_equals_form_and_formats(void **state)
     assert_int_equal(cfg.format, FORMAT_TEXT);
     config_free(&cfg);
     assert_int_equal(parse(&cfg, err, sizeof err, "--root", "/", NULL), 0);
-    assert_string_equal(cfg.root, "/");
+    assert_string_equal(cfg.root, ""); /* "/" is the live system: the same as no --root */
     config_free(&cfg);
 }
 

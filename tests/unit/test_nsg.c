@@ -1288,6 +1288,40 @@ static void test_fixture_flows_invariants(void **state)
     }
 }
 
+/* Long chains: more rules name prefixes containing the address than the index keeps at hand, and
+ * most of them fail on ports, so the first match is found on the slow path; nested duplicates too. */
+static void test_dense_chains(void **state)
+{
+    (void)state;
+    struct nsg_set *s = nsg_set_new();
+    struct nsg *n = nsg_set_add(s, "nsg-dense", NSG_ASSOC_NIC);
+    char name[32], port[16];
+    for (int i = 0; i < 60; i++) {
+        snprintf(name, sizeof name, "r%02d", i);
+        snprintf(port, sizeof port, "%d", 1000 + i);
+        static const char *const nets[] = {"20.0.0.0/8", "20.1.0.0/16", "20.1.2.0/24", "20.1.2.3/32"};
+        struct nsg_rule *r = rule(n, name, 100 + i, i % 2 ? NSG_DENY : NSG_ALLOW, NSG_PROTO_TCP, nets[i % 4], port);
+        assert_int_equal(nsg_side_add(&r->dst, nets[(i + 1) % 4]), 0); /* the same rule, nested twice */
+    }
+    assert_int_equal(nsg_set_prepare(s), 0);
+    struct nsg_verdict v;
+    for (int i = 0; i < 60; i++) {
+        struct flow f = out_tcp(IP4(20, 1, 2, 3), 1000 + i);
+        eval(s, &f, NULL, &v);
+        snprintf(name, sizeof name, "r%02d", i);
+        assert_string_equal(v.step[0].rule->name, name);
+        /* The reported prefix is the rule's most specific one containing the address. */
+        static const int lens[] = {8, 16, 24, 32};
+        int a = i % 4, b = (i + 1) % 4;
+        assert_int_equal(v.step[0].remote.prefix.len, lens[a > b ? a : b]);
+        f.dst = IP4(20, 1, 9, 9); /* only the /8 and /16 rules */
+        eval(s, &f, NULL, &v);
+        f.dst = IP4(20, 200, 0, 1);
+        eval(s, &f, NULL, &v);
+    }
+    nsg_set_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1313,6 +1347,7 @@ int main(void)
         cmocka_unit_test(test_ports_and_lists),
         cmocka_unit_test(test_protocols),
         cmocka_unit_test(test_augmented_rules),
+        cmocka_unit_test(test_dense_chains),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_malformed_shapes),
         cmocka_unit_test(test_limits),
