@@ -35,6 +35,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
+trap 'exit 141' PIPE   # a closed pipe (| head) must still tear the rig down
 
 echo "== Building the simulated network (namespaces, DNS, storage, WireServer, IMDS)..." >&2
 sh "$HERE/rig.sh" up "$STATE" || exit 1
