@@ -385,6 +385,10 @@ struct azj_ctx {
 int azj_fail(struct azj_ctx *c, const char *path, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void azj_warn(struct azj_ctx *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Grow *arr (element size elem) to hold one more than n; false when out of memory. Arrays whose
+ * capacity is not stored use azj_cap_of(n): the power of two (from 4) at or above n. */
+bool azj_grow(void **arr, size_t n, size_t *cap, size_t elem);
+size_t azj_cap_of(size_t n);
 /* Child paths: "a.b", "a[3]". */
 void azj_path_key(char *out, size_t size, const char *parent, const char *key);
 void azj_path_index(char *out, size_t size, const char *parent, size_t i);

@@ -365,8 +365,7 @@ char *nsg_rule_ref(const struct nsg_rule *rule, char *buf, size_t size)
 
 /* ---- The model's constructors ------------------------------------------------------------------ */
 
-/* Grow *arr (element size elem) to hold one more than *n; false when out of memory. */
-static bool grow(void **arr, size_t n, size_t *cap, size_t elem)
+bool azj_grow(void **arr, size_t n, size_t *cap, size_t elem)
 {
     if (n < *cap)
         return true;
@@ -379,8 +378,7 @@ static bool grow(void **arr, size_t n, size_t *cap, size_t elem)
     return true;
 }
 
-/* Capacities are not stored for the small arrays: a power of two at or above n is. */
-static size_t cap_of(size_t n)
+size_t azj_cap_of(size_t n)
 {
     size_t cap = 0;
     while (cap < n)
@@ -390,8 +388,8 @@ static size_t cap_of(size_t n)
 
 static int push_prefix(struct prefix4 **arr, size_t *n, const struct prefix4 *p)
 {
-    size_t cap = cap_of(*n);
-    if (!grow((void **)arr, *n, &cap, sizeof **arr))
+    size_t cap = azj_cap_of(*n);
+    if (!azj_grow((void **)arr, *n, &cap, sizeof **arr))
         return -1;
     (*arr)[(*n)++] = *p;
     return 0;
@@ -408,8 +406,8 @@ int nsg_side_add_prefix(struct nsg_side *side, const struct prefix4 *p)
 
 static int push_name(char (**arr)[NSG_TAG_MAX], size_t *n, const char *name)
 {
-    size_t cap = cap_of(*n);
-    if (!grow((void **)arr, *n, &cap, sizeof **arr))
+    size_t cap = azj_cap_of(*n);
+    if (!azj_grow((void **)arr, *n, &cap, sizeof **arr))
         return -1;
     snprintf((*arr)[(*n)++], NSG_TAG_MAX, "%s", name);
     return 0;
@@ -417,8 +415,8 @@ static int push_name(char (**arr)[NSG_TAG_MAX], size_t *n, const char *name)
 
 static int push_id(char (**arr)[NSG_ID_MAX], size_t *n, const char *id)
 {
-    size_t cap = cap_of(*n);
-    if (!grow((void **)arr, *n, &cap, sizeof **arr))
+    size_t cap = azj_cap_of(*n);
+    if (!azj_grow((void **)arr, *n, &cap, sizeof **arr))
         return -1;
     snprintf((*arr)[(*n)++], NSG_ID_MAX, "%s", id);
     return 0;
@@ -479,8 +477,8 @@ int nsg_side_add(struct nsg_side *side, const char *entry)
 
 static int push_ports(struct nsg_ports **arr, size_t *n, const struct nsg_ports *r)
 {
-    size_t cap = cap_of(*n);
-    if (!grow((void **)arr, *n, &cap, sizeof **arr))
+    size_t cap = azj_cap_of(*n);
+    if (!azj_grow((void **)arr, *n, &cap, sizeof **arr))
         return -1;
     (*arr)[(*n)++] = *r;
     return 0;
@@ -519,7 +517,7 @@ struct nsg_rule *nsg_add_rule(struct nsg *nsg, const char *name, enum nsg_kind k
     nsg_unprepare(nsg); /* the index no longer describes the rules */
     if (nsg->nrules >= 2 * NSG_MAX_RULE_ARRAY + 16) /* both directions' arrays and the defaults */
         return NULL;
-    if (!grow((void **)&nsg->rules, nsg->nrules, &nsg->cap, sizeof *nsg->rules))
+    if (!azj_grow((void **)&nsg->rules, nsg->nrules, &nsg->cap, sizeof *nsg->rules))
         return NULL;
     struct nsg_rule *r = &nsg->rules[nsg->nrules];
     memset(r, 0, sizeof *r);
@@ -1063,8 +1061,8 @@ static void read_tagmap_object(struct reader *r, struct json_object *m)
         const char *tag = json_object_iter_peek_name(&it);
         if (!v || !json_object_is_type(v, json_type_array) || !looks_like_tag(tag) || r->nsg->ntagmap >= 64)
             continue;
-        size_t cap = cap_of(r->nsg->ntagmap);
-        if (!grow((void **)&r->nsg->tagmap, r->nsg->ntagmap, &cap, sizeof *r->nsg->tagmap))
+        size_t cap = azj_cap_of(r->nsg->ntagmap);
+        if (!azj_grow((void **)&r->nsg->tagmap, r->nsg->ntagmap, &cap, sizeof *r->nsg->tagmap))
             return;
         struct nsg_tagmap *t = &r->nsg->tagmap[r->nsg->ntagmap++];
         memset(t, 0, sizeof *t);

@@ -65,27 +65,6 @@ static bool parse_source(const char *s, enum route_source *out)
 
 /* ---- Building ----------------------------------------------------------------------------------- */
 
-static bool grow(void **arr, size_t n, size_t *cap, size_t elem)
-{
-    if (n < *cap)
-        return true;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void *p = realloc(*arr, ncap * elem);
-    if (!p)
-        return false;
-    *arr = p;
-    *cap = ncap;
-    return true;
-}
-
-static size_t cap_of(size_t n)
-{
-    size_t cap = 0;
-    while (cap < n)
-        cap = cap ? cap * 2 : 8;
-    return cap;
-}
-
 static void unprepare(struct eroute_table *t)
 {
     prefix_index_free(t->ix);
@@ -96,7 +75,7 @@ struct eroute *routes_add(struct eroute_table *t, const char *name, enum route_s
                           const char *hop_ip, bool active)
 {
     unprepare(t);
-    if (t->n >= ROUTES_MAX + 16 || !grow((void **)&t->r, t->n, &t->cap, sizeof *t->r))
+    if (t->n >= ROUTES_MAX + 16 || !azj_grow((void **)&t->r, t->n, &t->cap, sizeof *t->r))
         return NULL;
     struct eroute *r = &t->r[t->n];
     memset(r, 0, sizeof *r);
@@ -114,8 +93,8 @@ struct eroute *routes_add(struct eroute_table *t, const char *name, enum route_s
 
 static int push_prefix(struct eroute *r, const struct prefix4 *p)
 {
-    size_t cap = cap_of(r->npfx);
-    if (!grow((void **)&r->pfx, r->npfx, &cap, sizeof *r->pfx))
+    size_t cap = azj_cap_of(r->npfx);
+    if (!azj_grow((void **)&r->pfx, r->npfx, &cap, sizeof *r->pfx))
         return -1;
     r->pfx[r->npfx++] = *p;
     return 0;
@@ -123,8 +102,8 @@ static int push_prefix(struct eroute *r, const struct prefix4 *p)
 
 static int push_tag(struct eroute *r, const char *tag)
 {
-    size_t cap = cap_of(r->ntags);
-    if (!grow((void **)&r->tags, r->ntags, &cap, sizeof *r->tags))
+    size_t cap = azj_cap_of(r->ntags);
+    if (!azj_grow((void **)&r->tags, r->ntags, &cap, sizeof *r->tags))
         return -1;
     azj_copy(r->tags[r->ntags++], NSG_TAG_MAX, tag, strlen(tag));
     return 0;
