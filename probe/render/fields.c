@@ -29,18 +29,25 @@ static const char *c_ms(const void *i, char *b, size_t n)
 }
 static const char *c_summary(const void *i, char *b, size_t n) { (void)b; (void)n; return CHECK(i)->summary; }
 static const char *c_why(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(CHECK(i)->why); }
+static const char *c_blocked_by(const void *i, char *b, size_t n)
+{
+    (void)b;
+    (void)n;
+    return CHECK(i)->blame ? str_or_null(CHECK(i)->blame->verdict) : NULL;
+}
 
 const struct field check_fields[] = {
-    {"status", "Status", 6, true, FIELD_STRING, c_status},
-    {"id", "Check", 23, true, FIELD_STRING, c_id},
-    {"target", "Target", 29, true, FIELD_STRING, c_target},
-    {"port", "Port", 5, true, FIELD_INT, c_port},
-    {"path", "Path", 8, true, FIELD_STRING, c_path},
-    {"outcome", "Outcome", 17, true, FIELD_STRING, c_outcome},
-    {"duration_ms", "ms", 5, false, FIELD_INT, c_ms},
-    {"required", "Required", 0, false, FIELD_BOOL, c_required},
-    {"summary", "Summary", 0, true, FIELD_STRING, c_summary},
-    {"why", "Why", 0, false, FIELD_STRING, c_why},
+    {"status", "Status", 6, true, FIELD_STRING, c_status, false},
+    {"id", "Check", 23, true, FIELD_STRING, c_id, false},
+    {"target", "Target", 29, true, FIELD_STRING, c_target, false},
+    {"port", "Port", 5, true, FIELD_INT, c_port, false},
+    {"path", "Path", 8, true, FIELD_STRING, c_path, false},
+    {"outcome", "Outcome", 17, true, FIELD_STRING, c_outcome, false},
+    {"duration_ms", "ms", 5, false, FIELD_INT, c_ms, false},
+    {"required", "Required", 0, false, FIELD_BOOL, c_required, false},
+    {"summary", "Summary", 0, true, FIELD_STRING, c_summary, false},
+    {"why", "Why", 0, false, FIELD_STRING, c_why, false},
+    {"blocked_by", "Why it fails", 0, true, FIELD_STRING, c_blocked_by, true},
 };
 const size_t check_field_count = sizeof check_fields / sizeof check_fields[0];
 
@@ -91,26 +98,26 @@ static const char *r_timeout(const void *i, char *b, size_t n)
 static const char *r_private_ip(const void *i, char *b, size_t n) { (void)b; (void)n; return str_or_null(RUN(i)->facts.imds.private_ip); }
 
 const struct field report_fields[] = {
-    {"schema", "Schema", 0, false, FIELD_STRING, r_schema},
-    {"version", "azbprobe", 0, true, FIELD_STRING, r_version},
-    {"verdict", "Verdict", 0, true, FIELD_STRING, r_verdict},
-    {"exit_code", "Exit code", 0, false, FIELD_INT, r_exit},
-    {"network_ok", "Network OK", 0, false, FIELD_BOOL, r_network_ok},
-    {"region", "Region", 0, true, FIELD_STRING, r_region},
-    {"region_source", "Region from", 0, false, FIELD_STRING, r_region_src},
-    {"cloud", "Cloud", 0, true, FIELD_STRING, r_cloud},
-    {"cloud_source", "Cloud from", 0, false, FIELD_STRING, r_cloud_src},
-    {"wireserver", "WireServer", 0, true, FIELD_STRING, r_ws},
-    {"wireserver_source", "WireServer from", 0, true, FIELD_STRING, r_ws_src},
-    {"resolvers", "VM resolvers", 0, true, FIELD_STRING, r_resolvers},
-    {"resolvers_source", "Resolvers from", 0, true, FIELD_STRING, r_resolvers_src},
-    {"private_ip", "Primary IP (IMDS)", 0, true, FIELD_STRING, r_private_ip},
-    {"host", "Host", 0, true, FIELD_STRING, r_host},
-    {"started", "Started (UTC)", 0, true, FIELD_STRING, r_started},
-    {"duration_ms", "Duration (ms)", 0, true, FIELD_INT, r_ms},
-    {"timeout_ms", "Probe timeout (ms)", 0, false, FIELD_INT, r_timeout},
-    {"inputs", "Inputs", 0, true, FIELD_STRING, r_inputs},
-    {"service_tags", "Service tags", 0, true, FIELD_STRING, r_tags},
+    {"schema", "Schema", 0, false, FIELD_STRING, r_schema, false},
+    {"version", "azbprobe", 0, true, FIELD_STRING, r_version, false},
+    {"verdict", "Verdict", 0, true, FIELD_STRING, r_verdict, false},
+    {"exit_code", "Exit code", 0, false, FIELD_INT, r_exit, false},
+    {"network_ok", "Network OK", 0, false, FIELD_BOOL, r_network_ok, false},
+    {"region", "Region", 0, true, FIELD_STRING, r_region, false},
+    {"region_source", "Region from", 0, false, FIELD_STRING, r_region_src, false},
+    {"cloud", "Cloud", 0, true, FIELD_STRING, r_cloud, false},
+    {"cloud_source", "Cloud from", 0, false, FIELD_STRING, r_cloud_src, false},
+    {"wireserver", "WireServer", 0, true, FIELD_STRING, r_ws, false},
+    {"wireserver_source", "WireServer from", 0, true, FIELD_STRING, r_ws_src, false},
+    {"resolvers", "VM resolvers", 0, true, FIELD_STRING, r_resolvers, false},
+    {"resolvers_source", "Resolvers from", 0, true, FIELD_STRING, r_resolvers_src, false},
+    {"private_ip", "Primary IP (IMDS)", 0, true, FIELD_STRING, r_private_ip, false},
+    {"host", "Host", 0, true, FIELD_STRING, r_host, false},
+    {"started", "Started (UTC)", 0, true, FIELD_STRING, r_started, false},
+    {"duration_ms", "Duration (ms)", 0, true, FIELD_INT, r_ms, false},
+    {"timeout_ms", "Probe timeout (ms)", 0, false, FIELD_INT, r_timeout, false},
+    {"inputs", "Inputs", 0, true, FIELD_STRING, r_inputs, false},
+    {"service_tags", "Service tags", 0, true, FIELD_STRING, r_tags, false},
 };
 const size_t report_field_count = sizeof report_fields / sizeof report_fields[0];
 
@@ -130,13 +137,13 @@ static const char *p_summary(const void *i, char *b, size_t n) { (void)b; (void)
 
 /* Which path each consumer (guest agent, backup extension, generic client) takes, and whether it works. */
 const struct field consumer_fields[] = {
-    {"status", "Status", 6, true, FIELD_STRING, p_status},
-    {"consumer", "Consumer", 16, true, FIELD_STRING, p_consumer},
-    {"target", "Target", 29, true, FIELD_STRING, p_target},
-    {"port", "Port", 5, true, FIELD_INT, p_port},
-    {"path", "Path", 8, true, FIELD_STRING, p_path},
-    {"decided_by", "Decided by", 0, true, FIELD_STRING, p_decided},
-    {"summary", "Summary", 0, false, FIELD_STRING, p_summary},
+    {"status", "Status", 6, true, FIELD_STRING, p_status, false},
+    {"consumer", "Consumer", 16, true, FIELD_STRING, p_consumer, false},
+    {"target", "Target", 29, true, FIELD_STRING, p_target, false},
+    {"port", "Port", 5, true, FIELD_INT, p_port, false},
+    {"path", "Path", 8, true, FIELD_STRING, p_path, false},
+    {"decided_by", "Decided by", 0, true, FIELD_STRING, p_decided, false},
+    {"summary", "Summary", 0, false, FIELD_STRING, p_summary, false},
 };
 const size_t consumer_field_count = sizeof consumer_fields / sizeof consumer_fields[0];
 
@@ -164,17 +171,17 @@ static const char *b_priority(const void *i, char *b, size_t n)
 
 /* What blocks a failed flow: the same fields in the JSON blame object and the text/markdown details. */
 const struct field blame_fields[] = {
-    {"verdict", "Blame", 0, true, FIELD_STRING, b_verdict},
-    {"fix", "Fix", 0, true, FIELD_STRING, b_fix},
-    {"source", "Decided by", 0, true, FIELD_STRING, b_source},
-    {"nsg", "NSG", 0, true, FIELD_STRING, b_nsg},
-    {"association", "Associated with", 0, true, FIELD_STRING, b_association},
-    {"rule", "Rule", 0, true, FIELD_STRING, b_rule},
-    {"priority", "Priority", 0, true, FIELD_INT, b_priority},
-    {"access", "Access", 0, true, FIELD_STRING, b_access},
-    {"matched", "Matched", 0, true, FIELD_STRING, b_matched},
-    {"destination_tags", "Destination tags", 0, true, FIELD_STRING, b_tags},
-    {"route", "Route", 0, true, FIELD_STRING, b_route},
-    {"commands", "To name the rule", 0, true, FIELD_STRING, b_commands},
+    {"verdict", "Blame", 0, true, FIELD_STRING, b_verdict, false},
+    {"fix", "Fix", 0, true, FIELD_STRING, b_fix, false},
+    {"source", "Decided by", 0, true, FIELD_STRING, b_source, false},
+    {"nsg", "NSG", 0, true, FIELD_STRING, b_nsg, false},
+    {"association", "Associated with", 0, true, FIELD_STRING, b_association, false},
+    {"rule", "Rule", 0, true, FIELD_STRING, b_rule, false},
+    {"priority", "Priority", 0, true, FIELD_INT, b_priority, false},
+    {"access", "Access", 0, true, FIELD_STRING, b_access, false},
+    {"matched", "Matched", 0, true, FIELD_STRING, b_matched, false},
+    {"destination_tags", "Destination tags", 0, true, FIELD_STRING, b_tags, false},
+    {"route", "Route", 0, true, FIELD_STRING, b_route, false},
+    {"commands", "To name the rule", 0, true, FIELD_STRING, b_commands, false},
 };
 const size_t blame_field_count = sizeof blame_fields / sizeof blame_fields[0];

@@ -23,6 +23,7 @@ struct field {
     bool markdown;     /* a column of the markdown table */
     enum field_kind kind;
     const char *(*get)(const void *item, char *buf, size_t size);
+    bool not_in_json;  /* a view of data JSON already carries in another shape (blame's verdict) */
 };
 
 extern const struct field check_fields[];

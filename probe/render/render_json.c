@@ -29,7 +29,8 @@ static struct json_object *value(const struct field *f, const void *item)
 static void add_fields(struct json_object *obj, const struct field *fields, size_t n, const void *item)
 {
     for (size_t i = 0; i < n; i++)
-        json_object_object_add(obj, fields[i].key, value(&fields[i], item));
+        if (!fields[i].not_in_json)
+            json_object_object_add(obj, fields[i].key, value(&fields[i], item));
 }
 
 static struct json_object *evidence(const struct check *c)
