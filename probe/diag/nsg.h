@@ -389,6 +389,12 @@ void azj_warn(struct azj_ctx *c, const char *path, const char *fmt, ...) __attri
  * capacity is not stored use azj_cap_of(n): the power of two (from 4) at or above n. */
 bool azj_grow(void **arr, size_t n, size_t *cap, size_t elem);
 size_t azj_cap_of(size_t n);
+/* fn for v when it is one string, or for each string of an array (null entries and a null or absent
+ * v are nothing); an array longer than limit, a non-string or a string of NSG_ID_MAX or more
+ * characters is an error at its JSON path. */
+typedef int (*azj_string_fn)(void *arg, const char *path, const char *text);
+int azj_each_string(struct azj_ctx *c, struct json_object *v, const char *path, size_t limit, azj_string_fn fn,
+                    void *arg);
 /* Child paths: "a.b", "a[3]". */
 void azj_path_key(char *out, size_t size, const char *parent, const char *key);
 void azj_path_index(char *out, size_t size, const char *parent, size_t i);

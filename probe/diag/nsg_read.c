@@ -590,36 +590,55 @@ struct reader {
 
 typedef int (*entry_fn)(struct reader *r, const char *path, const char *text, void *arg);
 
-/* Calls fn for each string of v: one string, an array of strings, or nothing (null / absent). */
-static int each_string(struct reader *r, struct json_object *v, const char *path, size_t limit, entry_fn fn,
-                       void *arg)
+int azj_each_string(struct azj_ctx *c, struct json_object *v, const char *path, size_t limit, azj_string_fn fn,
+                    void *arg)
 {
     char buf[NSG_ID_MAX], p[256];
     if (!v || json_object_is_type(v, json_type_null))
         return 0;
     if (json_object_is_type(v, json_type_string)) {
         if ((size_t)json_object_get_string_len(v) >= sizeof buf)
-            return azj_fail(&r->c, path, AZJ_EVALUE, "longer than %zu characters", sizeof buf - 1);
+            return azj_fail(c, path, AZJ_EVALUE, "longer than %zu characters", sizeof buf - 1);
         azj_copy(buf, sizeof buf, json_object_get_string(v), (size_t)json_object_get_string_len(v));
-        return fn(r, path, buf, arg);
+        return fn(arg, path, buf);
     }
     if (!json_object_is_type(v, json_type_array))
-        return azj_fail(&r->c, path, AZJ_EVALUE, "expected a string or an array of strings, got %s", type_name(v));
+        return azj_fail(c, path, AZJ_EVALUE, "expected a string or an array of strings, got %s", type_name(v));
     size_t n = json_object_array_length(v);
     if (n > limit)
-        return azj_fail(&r->c, path, AZJ_ELIMIT, "%zu entries; the limit is %zu", n, limit);
+        return azj_fail(c, path, AZJ_ELIMIT, "%zu entries; the limit is %zu", n, limit);
     for (size_t i = 0; i < n; i++) {
         struct json_object *e = json_object_array_get_idx(v, i);
         azj_path_index(p, sizeof p, path, i);
         if (!e || json_object_is_type(e, json_type_null))
             continue;
         if (!json_object_is_type(e, json_type_string))
-            return azj_fail(&r->c, p, AZJ_EVALUE, "expected a string, got %s", type_name(e));
-        int rc = each_string(r, e, p, 0, fn, arg);
+            return azj_fail(c, p, AZJ_EVALUE, "expected a string, got %s", type_name(e));
+        int rc = azj_each_string(c, e, p, 0, fn, arg);
         if (rc != 0)
             return rc;
     }
     return 0;
+}
+
+struct each_call {
+    struct reader *r;
+    entry_fn fn;
+    void *arg;
+};
+
+static int each_call(void *a, const char *path, const char *text)
+{
+    struct each_call *x = a;
+    return x->fn(x->r, path, text, x->arg);
+}
+
+/* Calls fn for each string of v: one string, an array of strings, or nothing (null / absent). */
+static int each_string(struct reader *r, struct json_object *v, const char *path, size_t limit, entry_fn fn,
+                       void *arg)
+{
+    struct each_call x = {r, fn, arg};
+    return azj_each_string(&r->c, v, path, limit, each_call, &x);
 }
 
 static int oom(struct reader *r, const char *path)

@@ -238,37 +238,25 @@ static int oom(struct rreader *r, const char *path)
 
 typedef int (*str_fn)(struct rreader *r, struct eroute *e, const char *path, const char *text);
 
+struct each_call {
+    struct rreader *r;
+    struct eroute *e;
+    str_fn fn;
+};
+
+/* Empty strings are nothing here: an export may list "" for an absent next hop. */
+static int each_call(void *a, const char *path, const char *text)
+{
+    struct each_call *x = a;
+    return text[0] ? x->fn(x->r, x->e, path, text) : 0;
+}
+
 /* fn for a string or each string of an array; null / absent is nothing. */
 static int each_string(struct rreader *r, struct eroute *e, struct json_object *v, const char *path, size_t limit,
                        str_fn fn)
 {
-    char buf[NSG_ID_MAX], p[256];
-    if (!v || json_object_is_type(v, json_type_null))
-        return 0;
-    if (json_object_is_type(v, json_type_string)) {
-        size_t len = (size_t)json_object_get_string_len(v);
-        if (len >= sizeof buf)
-            return azj_fail(&r->c, path, AZJ_EVALUE, "longer than %zu characters", sizeof buf - 1);
-        azj_copy(buf, sizeof buf, json_object_get_string(v), len);
-        return buf[0] ? fn(r, e, path, buf) : 0;
-    }
-    if (!json_object_is_type(v, json_type_array))
-        return azj_fail(&r->c, path, AZJ_EVALUE, "expected a string or an array of strings, got %s", type_name(v));
-    size_t n = json_object_array_length(v);
-    if (n > limit)
-        return azj_fail(&r->c, path, AZJ_ELIMIT, "%zu entries; the limit is %zu", n, limit);
-    for (size_t i = 0; i < n; i++) {
-        struct json_object *x = json_object_array_get_idx(v, i);
-        azj_path_index(p, sizeof p, path, i);
-        if (!x || json_object_is_type(x, json_type_null))
-            continue;
-        if (!json_object_is_type(x, json_type_string))
-            return azj_fail(&r->c, p, AZJ_EVALUE, "expected a string, got %s", type_name(x));
-        int rc = each_string(r, e, x, p, 0, fn);
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
+    struct each_call x = {r, e, fn};
+    return azj_each_string(&r->c, v, path, limit, each_call, &x);
 }
 
 static int prefix_entry(struct rreader *r, struct eroute *e, const char *path, const char *text)
