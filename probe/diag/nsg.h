@@ -412,6 +412,10 @@ int azj_string(struct azj_ctx *c, struct json_object *obj, const char *key, cons
 struct json_object *azj_parse(struct azj_ctx *c, const char *buf, size_t len);
 /* Prepare err / label for a load (label may be a path: its last component is used). */
 void azj_begin(struct azj_ctx *c, struct azj_error *err, struct azj_input *in, const char *label);
+/* A *_load_buffer function, and the one file-reading wrapper all *_load functions share: read path
+ * (AZJ_EIO / AZJ_ELIMIT reported in err) and hand the bytes to load with the path as the label. */
+typedef int (*azj_buffer_loader)(void *dst, const char *buf, size_t len, const char *label, struct azj_error *err);
+int azj_load_file(const char *path, struct azj_error *err, azj_buffer_loader load, void *dst);
 /* Read a whole file for a loader; NULL after reporting AZJ_EIO / AZJ_ELIMIT. */
 char *azj_read_file(struct azj_ctx *c, const char *path, size_t *len);
 /* Sanitised copy: at most size-1 bytes, control and non-ASCII bytes as '?'. */

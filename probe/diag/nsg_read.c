@@ -1331,7 +1331,7 @@ int nsg_load_buffer(struct nsg_set *set, const char *buf, size_t len, const char
     return AZJ_OK;
 }
 
-int nsg_load(struct nsg_set *set, const char *path, struct azj_error *err)
+int azj_load_file(const char *path, struct azj_error *err, azj_buffer_loader load, void *dst)
 {
     struct azj_ctx c;
     struct azj_error local;
@@ -1340,9 +1340,19 @@ int nsg_load(struct nsg_set *set, const char *path, struct azj_error *err)
     char *buf = azj_read_file(&c, path, &len);
     if (!buf)
         return c.err->status;
-    int rc = nsg_load_buffer(set, buf, len, path, err);
+    int rc = load(dst, buf, len, path, err);
     free(buf);
     return rc;
+}
+
+static int load_nsg(void *dst, const char *buf, size_t len, const char *label, struct azj_error *err)
+{
+    return nsg_load_buffer(dst, buf, len, label, err);
+}
+
+int nsg_load(struct nsg_set *set, const char *path, struct azj_error *err)
+{
+    return azj_load_file(path, err, load_nsg, set);
 }
 
 /* ---- Placing NSGs on the NIC and the subnet ---------------------------------------------------- */
@@ -1624,16 +1634,12 @@ int nic_load_buffer(struct nic_info *nic, const char *buf, size_t len, const cha
     return rc;
 }
 
+static int load_nic(void *dst, const char *buf, size_t len, const char *label, struct azj_error *err)
+{
+    return nic_load_buffer(dst, buf, len, label, err);
+}
+
 int nic_load(struct nic_info *nic, const char *path, struct azj_error *err)
 {
-    struct azj_ctx c;
-    struct azj_error local;
-    size_t len;
-    azj_begin(&c, err ? err : &local, NULL, path);
-    char *buf = azj_read_file(&c, path, &len);
-    if (!buf)
-        return c.err->status;
-    int rc = nic_load_buffer(nic, buf, len, path, err);
-    free(buf);
-    return rc;
+    return azj_load_file(path, err, load_nic, nic);
 }

@@ -494,20 +494,16 @@ int routes_load_buffer(struct eroute_table *t, const char *buf, size_t len, cons
     return rc;
 }
 
+static int load_routes(void *dst, const char *buf, size_t len, const char *label, struct azj_error *err)
+{
+    return routes_load_buffer(dst, buf, len, label, err);
+}
+
 int routes_load(struct eroute_table *t, const char *path, struct azj_error *err)
 {
-    struct azj_ctx c;
-    struct azj_error local;
-    size_t len;
     if (t)
         memset(t, 0, sizeof *t);
-    azj_begin(&c, err ? err : &local, NULL, path);
-    char *buf = azj_read_file(&c, path, &len);
-    if (!buf)
-        return c.err->status;
-    int rc = routes_load_buffer(t, buf, len, path, err);
-    free(buf);
-    return rc;
+    return azj_load_file(path, err, load_routes, t);
 }
 
 /* ---- Selection ------------------------------------------------------------------------------------ */
