@@ -275,22 +275,8 @@ class DhcpProbeCase(ti.ProbeCase, DhcpCase):
         if interface:
             cmd += ["--interface", interface]
         cmd += list(args)
-        full = ["ip", "netns", "exec", Rig.vm_ns] + (user or []) + cmd
-        start = time.monotonic()
-        try:
-            p = subprocess.run(full, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                               timeout=60, env=ti.CLEAN_ENV)
-        except subprocess.TimeoutExpired:
-            self.fail("azbprobe did not finish in 60 s: %s" % full)
-        run = ti.ProbeRun(p, time.monotonic() - start)
-        run.cmd = full
+        run = self.execute(cmd, prefix=user or (), json_out=json_out)
         if json_out:
-            self.assertIn(run.rc, (0, 1), "azbprobe crashed or refused the run\n" + run.describe())
-            try:
-                run.report = json.loads(run.stdout)
-            except ValueError as exc:
-                self.fail("stdout is not JSON (%s)\n%s" % (exc, run.describe()))
-            self.check_shape(run)
             self.check_dhcp_shape(run)
         return run
 

@@ -458,12 +458,21 @@ class ProbeCase(RigCase):
             if "--root" not in args:
                 cmd += ["--root", Rig.guest_root]
         cmd += list(args)
+        return self.execute(cmd, json_out=json_out)
+
+    def execute(self, cmd, env=None, prefix=(), json_out=True):
+        """Run cmd (azbprobe and its arguments) in the VM namespace, behind prefix (e.g. setpriv),
+        with env (default CLEAN_ENV); time it; with json_out, parse the report and check its shape.
+        The one runner every test module uses."""
+        full = ["ip", "netns", "exec", Rig.vm_ns] + list(prefix) + list(cmd)
         start = time.monotonic()
         try:
-            p = vm(*cmd, timeout=60)
+            p = subprocess.run(full, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=60, env=env or CLEAN_ENV)
         except subprocess.TimeoutExpired:
-            self.fail("azbprobe did not finish in 60 s: %s" % cmd)
+            self.fail("azbprobe did not finish in 60 s: %s" % full)
         run = ProbeRun(p, time.monotonic() - start)
+        run.cmd = full
         if json_out:
             self.assertIn(run.rc, (0, 1), "azbprobe crashed or refused the run\n" + run.describe())
             try:

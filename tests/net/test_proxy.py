@@ -238,21 +238,8 @@ class ProxyProbeCase(ti.ProbeCase):
         cmd += list(args)
         environ = dict(ti.CLEAN_ENV)
         environ.update(env or {})
-        start = time.monotonic()
-        try:
-            p = subprocess.run(["ip", "netns", "exec", Rig.vm_ns] + cmd, stdin=subprocess.DEVNULL,
-                               capture_output=True, text=True, timeout=60, env=environ)
-        except subprocess.TimeoutExpired:
-            self.fail("azbprobe did not finish in 60 s: %s" % cmd)
-        run = ti.ProbeRun(p, time.monotonic() - start)
-        run.cmd = cmd
+        run = self.execute(cmd, env=environ, json_out=json_out)
         if json_out:
-            self.assertIn(run.rc, (0, 1), "azbprobe crashed or refused the run\n" + run.describe())
-            try:
-                run.report = json.loads(run.stdout)
-            except ValueError as exc:
-                self.fail("stdout is not JSON (%s)\n%s" % (exc, run.describe()))
-            self.check_shape(run)
             self.check_proxy_shape(run)
         return run
 
